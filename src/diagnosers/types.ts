@@ -1,0 +1,91 @@
+import type { Logger } from 'pino';
+import type { Category, AssigneeRole } from './taxonomy.ts';
+import type { Signal, SignalKind } from '../signals/types.ts';
+import type { CatalogTable, Team } from '../catalog/types.ts';
+
+/**
+ * A finding is a message id plus the data that fills it. The text lives in the analyser's
+ * `meta.messages`, so the API, webhooks and the UI all render the same sentence (DESIGN 10.2).
+ */
+export interface Finding {
+  messageId: string;
+  data?: Record<string, string | number>;
+}
+
+/** What an analyser concludes when it is sure enough. */
+export interface Verdict {
+  category: Category;
+  /** 0..1; the chain stops at the first verdict at or above its confidence threshold. */
+  confidence: number;
+  /** Override of the category's default assignee role (e.g. upstream_owner). */
+  assigneeRole?: AssigneeRole;
+  /** Rendered with the analyser's meta.messages into the RCA summary. */
+  summary: Finding;
+  /** Specifics for the manual steps template (e.g. the missing column, the upstream table). */
+  details?: Record<string, string | number>;
+}
+
+/** What one analyser returns: what it saw, and optionally a verdict. */
+export interface AnalyserResult {
+  observations: Record<string, unknown>;
+  findings?: Finding[];
+  verdict?: Verdict | null;
+}
+
+export interface AnalyserMeta {
+  /** Equal to the file name, kebab-case. */
+  id: string;
+  /** Bumped when the analyser's logic changes, so old evidence can be told apart. */
+  version: string;
+  description: string;
+  appliesTo: SignalKind[];
+  messages: Record<string, string>;
+}
+
+/** What the catalog knows about the signal's table, and the teams to resolve assignees. */
+export interface CatalogView {
+  /** null when the table is not onboarded (DESIGN 3.7). */
+  table: CatalogTable | null;
+  teams: Map<string, Team>;
+  /** Catalog entries of the table's upstream tables that are onboarded. */
+  upstream: CatalogTable[];
+  platformTeam: string;
+}
+
+/** Helpers an analyser gets; never globals (DESIGN 10.4). */
+export interface AnalyserHelpers {
+  log: Logger;
+  /** Aborted when the analyser's time budget runs out or the daemon shuts down. */
+  abortSignal: AbortSignal;
+}
+
+export interface AnalyserContext {
+  signal: Signal;
+  catalog: CatalogView;
+  helpers: AnalyserHelpers;
+}
+
+/** One analyser: one file, one export (DESIGN 5, 10.1). */
+export interface Analyser {
+  meta: AnalyserMeta;
+  analyse(ctx: AnalyserContext): Promise<AnalyserResult> | AnalyserResult;
+}
+
+/** One entry of an RCA's evidence trail. */
+export interface EvidenceEntry {
+  analyser: string;
+  version: string;
+  inputs: Record<string, unknown>;
+  observations: Record<string, unknown>;
+  findings: Array<Finding & { text: string }>;
+  verdict: (Omit<Verdict, 'summary'> & { summary: string }) | null;
+  error: string | null;
+  duration_ms: number;
+}
+
+/** Fills `{name}` placeholders; unknown placeholders are left visible rather than blanked. */
+export function renderMessage(template: string, data: Record<string, string | number> = {}): string {
+  return template.replace(/\{(\w+)\}/g, (whole, key: string) =>
+    Object.prototype.hasOwnProperty.call(data, key) ? String(data[key]) : whole,
+  );
+}
