@@ -1,0 +1,49 @@
+import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
+
+/** The one error body every route answers with: `{ error: { code, message, field? } }`. */
+export interface ApiErrorBody {
+  error: { code: string; message: string; field?: string };
+}
+
+export class ApiError extends Error {
+  constructor(readonly statusCode: number, readonly code: string, message: string, readonly field?: string) {
+    super(message);
+  }
+}
+
+/** `body` + ajv's instancePath `/exception/type` → `body.exception.type`. */
+function fieldOf(error: FastifyError): string | undefined {
+  const first = error.validation?.[0];
+  if (!first) return undefined;
+  const params = first.params as Record<string, unknown>;
+  const segments = first.instancePath.split('/').filter(Boolean);
+  if (typeof params.missingProperty === 'string') segments.push(params.missingProperty);
+  if (typeof params.additionalProperty === 'string') segments.push(params.additionalProperty);
+  return [error.validationContext ?? 'body', ...segments].join('.');
+}
+
+/** Maps every error to the ApiErrorBody shape; 5xx details stay in the log, not in the answer. */
+export function errorHandler(error: FastifyError | ApiError, request: FastifyRequest, reply: FastifyReply): void {
+  if (error instanceof ApiError) {
+    void reply.code(error.statusCode).send({ error: { code: error.code, message: error.message, ...(error.field ? { field: error.field } : {}) } });
+    return;
+  }
+  if (error.validation) {
+    const field = fieldOf(error);
+    const first = error.validation[0];
+    const message = field ? `${field} ${first?.message ?? 'is invalid'}` : error.message;
+    void reply.code(400).send({ error: { code: 'invalid_request', message, ...(field ? { field } : {}) } });
+    return;
+  }
+  const status = error.statusCode ?? 500;
+  if (status >= 500) {
+    request.log.error({ err: error }, 'request failed');
+    void reply.code(status === 500 ? 500 : status).send({ error: { code: 'internal_error', message: 'internal error; see the Medic log for the request id ' + request.id } });
+    return;
+  }
+  const code = error.code === 'FST_ERR_CTP_BODY_TOO_LARGE' ? 'body_too_large'
+    : error.code === 'FST_ERR_CTP_INVALID_JSON_BODY' || error instanceof SyntaxError ? 'malformed_json'
+    : error.code === 'FST_ERR_CTP_INVALID_MEDIA_TYPE' ? 'unsupported_media_type'
+    : 'bad_request';
+  void reply.code(status).send({ error: { code, message: error.message } });
+}

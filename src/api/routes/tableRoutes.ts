@@ -1,0 +1,60 @@
+import type { FastifyPluginAsync } from 'fastify';
+import { Type } from '@sinclair/typebox';
+import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
+import { TableName } from '../../catalog/catalogSchema.ts';
+import { decodeCursor, getTableHealth, listTableHealth, tableHistory } from '../../db/healthQueries.ts';
+import { ApiError } from '../errors.ts';
+import { CategorySchema, CursorQuery, errorResponses, HealthStatusSchema, LimitQuery, listOf, TableHealthSchema } from '../schemas.ts';
+import type { ApiDeps } from '../server.ts';
+
+const HealthEventSchema = Type.Object({
+  table: Type.String(), old_status: Type.String(), new_status: Type.String(),
+  rca_id: Type.Union([Type.String(), Type.Null()]), signal_id: Type.Union([Type.String(), Type.Null()]), reason: Type.String(), at: Type.String({ format: 'date-time' }),
+});
+
+export function parseCursor(cursor: string | undefined) {
+  if (cursor === undefined) return null;
+  const decoded = decodeCursor(cursor);
+  if (!decoded) throw new ApiError(400, 'invalid_request', 'querystring.cursor is not a cursor this API returned', 'querystring.cursor');
+  return decoded;
+}
+
+/** Per-table health for incident tools and dashboards (DESIGN 8). */
+export const tableRoutes = (deps: ApiDeps): FastifyPluginAsync => async (fastify) => {
+  const app = fastify.withTypeProvider<TypeBoxTypeProvider>();
+  const { db } = deps.database;
+
+  app.get('/v1/tables', {
+    config: { role: 'reader' },
+    schema: {
+      tags: ['health'], summary: 'Table health, newest status change first',
+      querystring: Type.Object({
+        status: Type.Optional(HealthStatusSchema), owner: Type.Optional(Type.String({ maxLength: 128 })),
+        assignee: Type.Optional(Type.String({ maxLength: 128 })), category: Type.Optional(CategorySchema),
+        cursor: CursorQuery, limit: LimitQuery,
+      }, { additionalProperties: false }),
+      response: { 200: listOf(TableHealthSchema), ...errorResponses },
+    },
+  }, async (request) => {
+    const { cursor, limit, ...filters } = request.query;
+    return listTableHealth(db, filters, limit ?? 100, parseCursor(cursor));
+  });
+
+  app.get('/v1/tables/:table/health', {
+    config: { role: 'reader' },
+    schema: { tags: ['health'], summary: 'One table\'s health', params: Type.Object({ table: TableName }), response: { 200: TableHealthSchema, ...errorResponses } },
+  }, async (request) => {
+    const health = await getTableHealth(db, request.params.table);
+    if (!health) throw new ApiError(404, 'not_found', `no signal has mentioned ${request.params.table} and it is not in the catalog`);
+    return health;
+  });
+
+  app.get('/v1/tables/:table/history', {
+    config: { role: 'reader' },
+    schema: {
+      tags: ['health'], summary: 'The table\'s health events, newest first', params: Type.Object({ table: TableName }),
+      querystring: Type.Object({ limit: LimitQuery }, { additionalProperties: false }),
+      response: { 200: listOf(HealthEventSchema), ...errorResponses },
+    },
+  }, async (request) => ({ items: await tableHistory(db, request.params.table, request.query.limit ?? 100), next_cursor: null }));
+};

@@ -1,0 +1,104 @@
+import Fastify, { type FastifyInstance } from 'fastify';
+import swagger from '@fastify/swagger';
+import swaggerUi from '@fastify/swagger-ui';
+import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
+import type { Logger } from 'pino';
+import type { Database } from '../db/client.ts';
+import type { Metrics } from '../metrics.ts';
+import { ApiError, errorHandler } from './errors.ts';
+import { roleAllows, type Role, type TokenIdentity, type TokenVerifier } from './tokens.ts';
+import { signalRoutes } from './routes/signalRoutes.ts';
+import { catalogRoutes } from './routes/catalogRoutes.ts';
+import { tableRoutes } from './routes/tableRoutes.ts';
+import { rcaRoutes } from './routes/rcaRoutes.ts';
+import { opsRoutes } from './routes/opsRoutes.ts';
+
+/** What the routes need; passed in, never imported as globals (DESIGN 10.4). */
+export interface ApiDeps {
+  database: Database;
+  metrics: Metrics;
+  tokens: TokenVerifier;
+  log: Logger;
+  bodyLimitBytes: number;
+  platformTeam: string;
+  /** Tells the diagnosis worker a signal was stored, so it does not wait for its poll. */
+  onSignalStored: () => void;
+  /** False while starting up or shutting down; /readyz reports it. */
+  isAccepting: () => boolean;
+}
+
+declare module 'fastify' {
+  interface FastifyContextConfig {
+    /** The least role a route requires; routes without one are public (health probes, docs). */
+    role?: Role;
+  }
+  interface FastifyRequest {
+    identity: TokenIdentity | null;
+  }
+}
+
+export type App = FastifyInstance<any, any, any, Logger, TypeBoxTypeProvider>;
+
+export async function buildServer(deps: ApiDeps): Promise<App> {
+  const app = Fastify({
+    loggerInstance: deps.log,
+    bodyLimit: deps.bodyLimitBytes,
+    disableRequestLogging: true,
+    ajv: { customOptions: { removeAdditional: false, coerceTypes: 'array', useDefaults: true, allErrors: false } },
+    // Route params may be table names with dots and colons; keep them whole.
+    routerOptions: { maxParamLength: 300 },
+  }).withTypeProvider<TypeBoxTypeProvider>();
+
+  app.decorateRequest('identity', null);
+  app.setErrorHandler(errorHandler);
+  app.setNotFoundHandler((request, reply) => {
+    void reply.code(404).send({ error: { code: 'not_found', message: `no route ${request.method} ${request.url.split('?')[0]}` } });
+  });
+
+  app.addHook('onRequest', async (request) => {
+    const required = request.routeOptions.config.role;
+    if (!required) return;
+    const header = request.headers.authorization;
+    const match = header ? /^Bearer\s+(\S+)$/i.exec(header) : null;
+    if (!match) throw new ApiError(401, 'unauthenticated', 'missing bearer token: send Authorization: Bearer <token>');
+    const identity = await deps.tokens.verify(match[1]!);
+    if (!identity) throw new ApiError(401, 'unauthenticated', 'unknown or revoked token');
+    if (!roleAllows(identity.role, required)) throw new ApiError(403, 'forbidden', `this route needs the ${required} role; the token "${identity.name}" has ${identity.role}`);
+    request.identity = identity;
+  });
+
+  app.addHook('onResponse', async (request, reply) => {
+    const route = request.routeOptions.url ?? 'unmatched';
+    deps.metrics.httpRequests.inc({ method: request.method, route, status: String(reply.statusCode) });
+    const level = reply.statusCode >= 500 ? 'error' : reply.statusCode >= 400 ? 'warn' : 'info';
+    if (route !== '/healthz' && route !== '/readyz' && route !== '/metrics') {
+      request.log[level]({ method: request.method, url: request.url, status: reply.statusCode, ms: Math.round(reply.elapsedTime), who: request.identity?.name }, 'request');
+    }
+  });
+
+  await app.register(swagger, {
+    openapi: {
+      openapi: '3.0.3',
+      info: { title: 'Pipeline Medic', version: '0.1.0', description: 'Signals in, diagnoses and per-table health out.' },
+      components: { securitySchemes: { bearer: { type: 'http', scheme: 'bearer' } } },
+    },
+    transform: ({ schema, url, route }) => {
+      const role = (route.config as { role?: Role } | undefined)?.role;
+      const transformed = { ...(schema as Record<string, unknown>) };
+      if (role) {
+        transformed.security = [{ bearer: [] }];
+        transformed.description = `${(schema as { description?: string })?.description ?? ''}\n\nRequires the \`${role}\` role.`.trim();
+      }
+      return { schema: transformed, url };
+    },
+  });
+  await app.register(swaggerUi, { routePrefix: '/docs' });
+
+  await app.register(opsRoutes(deps));
+  await app.register(signalRoutes(deps));
+  await app.register(catalogRoutes(deps));
+  await app.register(tableRoutes(deps));
+  await app.register(rcaRoutes(deps));
+  app.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger());
+  return app;
+}

@@ -1,0 +1,167 @@
+import path from 'node:path';
+
+/**
+ * The one place that reads `process.env` (DESIGN 10.3). Everything is validated at start and
+ * every problem is reported at once, in words an operator can act on.
+ */
+export interface AirflowInstanceConfig {
+  name: string;
+  url: string;
+  username: string | null;
+  password: string | null;
+  api: 'v1' | 'v2' | null;
+}
+
+export interface Config {
+  /** HTTP port for signals and the Data Health API. Default 8080; 0 picks a free port. */
+  port: number;
+  /** Address to bind. Default 127.0.0.1 so a laptop install is not exposed by accident. */
+  host: string;
+  /** Embedded database data, the generated admin token. Default ./.medic */
+  home: string;
+  /** External PostgreSQL; when null the embedded server under `home` is used. */
+  databaseUrl: string | null;
+  /** Admin bearer token; when null one is generated on first start into `home/admin-token`. */
+  adminToken: string | null;
+  /** Catalog YAML applied at start. */
+  catalogFile: string | null;
+  /** Parallel diagnoses (p-queue concurrency). Default 256. */
+  diagnosisConcurrency: number;
+  /**
+   * How long a claimed signal stays reserved for the process that claimed it. After a crash
+   * another process (or the restarted one) re-claims it once the lease has run out.
+   */
+  diagnosisLeaseSeconds: number;
+  /** How often the worker looks for undiagnosed signals written by other processes or before a restart. */
+  diagnosisPollMs: number;
+  /** Per-analyser time budget. */
+  analyserTimeoutMs: number;
+  /** Largest accepted request body. */
+  bodyLimitBytes: number;
+  logLevel: string;
+  /** Assignee of last resort when the catalog marks no team `platform: true`. */
+  platformTeam: string;
+  airflow: Map<string, AirflowInstanceConfig>;
+  /** Source DSNs by catalog source name (SOURCE_<NAME>_DSN). */
+  sourceDsns: Map<string, string>;
+}
+
+export class ConfigError extends Error {
+  constructor(readonly problems: string[]) {
+    super(`Invalid configuration:\n${problems.map((p) => `  - ${p}`).join('\n')}`);
+    this.name = 'ConfigError';
+  }
+}
+
+type Env = Record<string, string | undefined>;
+
+function intVar(env: Env, name: string, fallback: number, min: number, max: number, problems: string[]): number {
+  const raw = env[name];
+  if (raw === undefined || raw === '') return fallback;
+  const value = Number(raw);
+  if (!Number.isInteger(value) || value < min || value > max) {
+    problems.push(`${name}=${JSON.stringify(raw)} must be a whole number between ${min} and ${max} (default ${fallback}).`);
+    return fallback;
+  }
+  return value;
+}
+
+/** `orders-db` → `ORDERS_DB`, the rule DESIGN 8 gives for per-source and per-Airflow variables. */
+export function envName(name: string): string {
+  return name.toUpperCase().replace(/[^A-Z0-9]/g, '_');
+}
+
+const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
+
+/** Reads and validates the configuration; throws ConfigError listing every problem. */
+export function loadConfig(env: Env = process.env, cwd: string = process.cwd()): Config {
+  const problems: string[] = [];
+  const port = intVar(env, 'PORT', 8080, 0, 65535, problems);
+  const home = path.resolve(cwd, env.MEDIC_HOME || '.medic');
+
+  let databaseUrl: string | null = env.DATABASE_URL || null;
+  if (databaseUrl) {
+    try {
+      const url = new URL(databaseUrl);
+      if (url.protocol !== 'postgres:' && url.protocol !== 'postgresql:') {
+        problems.push(`DATABASE_URL must start with postgres:// or postgresql:// (got ${url.protocol}//…). Unset it to use the embedded database.`);
+      }
+    } catch {
+      problems.push('DATABASE_URL is not a valid URL; expected postgres://user:password@host:5432/dbname. Unset it to use the embedded database.');
+      databaseUrl = null;
+    }
+  }
+
+  const adminToken = env.MEDIC_ADMIN_TOKEN || null;
+  if (adminToken !== null && adminToken.length < 16) {
+    problems.push('MEDIC_ADMIN_TOKEN must be at least 16 characters; unset it to have one generated into $MEDIC_HOME/admin-token.');
+  }
+
+  const catalogFile = env.MEDIC_CATALOG ? path.resolve(cwd, env.MEDIC_CATALOG) : null;
+
+  const logLevel = env.LOG_LEVEL || 'info';
+  if (!LOG_LEVELS.includes(logLevel)) problems.push(`LOG_LEVEL must be one of ${LOG_LEVELS.join(', ')} (got ${JSON.stringify(logLevel)}).`);
+
+  const airflow = new Map<string, AirflowInstanceConfig>();
+  const sourceDsns = new Map<string, string>();
+  for (const [key, value] of Object.entries(env)) {
+    const airflowUrl = /^AIRFLOW_([A-Z0-9_]+)_URL$/.exec(key);
+    if (airflowUrl && value) {
+      const name = airflowUrl[1]!;
+      const apiRaw = env[`AIRFLOW_${name}_API`] || null;
+      if (apiRaw !== null && apiRaw !== 'v1' && apiRaw !== 'v2') problems.push(`AIRFLOW_${name}_API must be v1 or v2 (got ${JSON.stringify(apiRaw)}).`);
+      try {
+        new URL(value);
+      } catch {
+        problems.push(`${key} is not a valid URL (got ${JSON.stringify(value)}).`);
+      }
+      airflow.set(name.toLowerCase(), {
+        name: name.toLowerCase(),
+        url: value.replace(/\/+$/, ''),
+        username: env[`AIRFLOW_${name}_USERNAME`] || null,
+        password: env[`AIRFLOW_${name}_PASSWORD`] || null,
+        api: apiRaw === 'v1' || apiRaw === 'v2' ? apiRaw : null,
+      });
+    }
+    const dsn = /^SOURCE_([A-Z0-9_]+)_DSN$/.exec(key);
+    if (dsn && value) sourceDsns.set(dsn[1]!, value);
+  }
+
+  const config: Config = {
+    port,
+    host: env.HOST || '127.0.0.1',
+    home,
+    databaseUrl,
+    adminToken,
+    catalogFile,
+    diagnosisConcurrency: intVar(env, 'MEDIC_DIAGNOSIS_CONCURRENCY', 256, 1, 10_000, problems),
+    diagnosisLeaseSeconds: intVar(env, 'MEDIC_DIAGNOSIS_LEASE_S', 120, 1, 86_400, problems),
+    diagnosisPollMs: intVar(env, 'MEDIC_DIAGNOSIS_POLL_MS', 1000, 10, 60_000, problems),
+    analyserTimeoutMs: intVar(env, 'MEDIC_ANALYSER_TIMEOUT_MS', 10_000, 10, 600_000, problems),
+    bodyLimitBytes: intVar(env, 'MEDIC_BODY_LIMIT_BYTES', 1_048_576, 1024, 64 * 1_048_576, problems),
+    logLevel,
+    platformTeam: env.MEDIC_PLATFORM_TEAM || 'data-platform',
+    airflow,
+    sourceDsns,
+  };
+  if (problems.length > 0) throw new ConfigError(problems);
+  return config;
+}
+
+/** The configuration table printed by `medic --help` and mirrored in the README. */
+export const CONFIG_HELP = `Environment:
+  PORT                         HTTP port (default 8080)
+  HOST                         bind address (default 127.0.0.1; 0.0.0.0 to expose)
+  MEDIC_HOME                   state directory: embedded database, admin token (default ./.medic)
+  DATABASE_URL                 external PostgreSQL; unset = embedded PostgreSQL under $MEDIC_HOME/pg
+  MEDIC_ADMIN_TOKEN            admin bearer token; unset = generated once into $MEDIC_HOME/admin-token
+  MEDIC_CATALOG                catalog YAML applied at start
+  MEDIC_DIAGNOSIS_CONCURRENCY  parallel diagnoses (default 256)
+  MEDIC_DIAGNOSIS_LEASE_S      seconds a claimed signal stays reserved before another process may take it (default 120)
+  MEDIC_DIAGNOSIS_POLL_MS      how often to look for undiagnosed signals (default 1000)
+  MEDIC_ANALYSER_TIMEOUT_MS    time budget per analyser (default 10000)
+  MEDIC_BODY_LIMIT_BYTES       largest request body accepted (default 1048576)
+  MEDIC_PLATFORM_TEAM          fallback assignee when no catalog team is marked platform (default data-platform)
+  LOG_LEVEL                    fatal|error|warn|info|debug|trace|silent (default info)
+  AIRFLOW_<NAME>_URL/_USERNAME/_PASSWORD/_API   an Airflow instance named in the catalog
+  SOURCE_<NAME>_DSN            a source database named in the catalog`;

@@ -1,0 +1,101 @@
+import type { Logger } from 'pino';
+import type { Config } from './config.ts';
+import { openDatabase, type Database } from './db/client.ts';
+import { startEmbeddedPostgres, type EmbeddedPostgres } from './db/embeddedPostgres.ts';
+import { runMigrations } from './db/migrate.ts';
+import { createMetrics } from './metrics.ts';
+import { DiagnosisWorker } from './diagnosers/diagnosisWorker.ts';
+import { buildServer, type App } from './api/server.ts';
+import { loadAdminToken, TokenVerifier } from './api/tokens.ts';
+import { readCatalogFile } from './catalog/catalogFile.ts';
+import { applyCatalog } from './catalog/catalogStore.ts';
+import { ensureHealthRows } from './db/healthWriter.ts';
+import { normaliseError } from './errors.ts';
+
+export interface RunningDaemon {
+  url: string;
+  port: number;
+  app: App;
+  database: Database;
+  worker: DiagnosisWorker;
+  embedded: EmbeddedPostgres | null;
+  /** Graceful stop: no new requests, in-flight ones and diagnoses drained, pool closed, embedded database stopped. */
+  stop(): Promise<void>;
+}
+
+/** Connects to the configured database, or starts the embedded one; then applies migrations. */
+export async function openConfiguredDatabase(config: Config, log: Logger): Promise<{ database: Database; embedded: EmbeddedPostgres | null }> {
+  const embedded = config.databaseUrl ? null : await startEmbeddedPostgres(config.home, log);
+  const url = config.databaseUrl ?? embedded!.url;
+  const database = openDatabase(url, { onError: (error) => log.warn({ err: error }, 'idle database connection lost; the pool will reconnect') });
+  try {
+    await runMigrations(database.pool);
+  } catch (error) {
+    await database.close().catch(() => undefined);
+    await embedded?.stop().catch(() => undefined);
+    throw normaliseError(error, config.databaseUrl ? 'migrating the database at DATABASE_URL' : 'migrating the embedded database');
+  }
+  return { database, embedded };
+}
+
+/** Starts everything `medic serve` runs. */
+export async function startDaemon(config: Config, log: Logger): Promise<RunningDaemon> {
+  const started = performance.now();
+  const { database, embedded } = await openConfiguredDatabase(config, log);
+  const metrics = createMetrics();
+
+  if (config.catalogFile) {
+    const doc = await readCatalogFile(config.catalogFile);
+    const result = await applyCatalog(database.db, doc);
+    await ensureHealthRows(database.db, (doc.tables ?? []).map((t) => t.name));
+    for (const warning of result.warnings) log.warn({ catalog: config.catalogFile }, warning);
+    log.info({ catalog: config.catalogFile, teams: result.teams, tables: result.tables }, 'catalog applied');
+  }
+
+  const admin = await loadAdminToken(config.adminToken, config.home);
+  if (admin.generated) {
+    // Printed once, on stdout and outside the JSON log stream, so it is not shipped to log storage.
+    process.stdout.write(`\nGenerated an admin token (kept in ${admin.file}, mode 0600):\n\n    ${admin.token}\n\nUse it as: Authorization: Bearer <token>\n\n`);
+  }
+
+  const worker = new DiagnosisWorker({
+    database, log, metrics,
+    concurrency: config.diagnosisConcurrency,
+    leaseSeconds: config.diagnosisLeaseSeconds,
+    pollMs: config.diagnosisPollMs,
+    analyserTimeoutMs: config.analyserTimeoutMs,
+    platformTeam: config.platformTeam,
+  });
+
+  let accepting = false;
+  const app = await buildServer({
+    database, metrics, log,
+    tokens: new TokenVerifier(database.db, admin.token),
+    bodyLimitBytes: config.bodyLimitBytes,
+    platformTeam: config.platformTeam,
+    onSignalStored: () => worker.poke(),
+    isAccepting: () => accepting,
+  });
+  await app.listen({ port: config.port, host: config.host });
+  const address = app.server.address();
+  const port = typeof address === 'object' && address ? address.port : config.port;
+  worker.start();
+  accepting = true;
+  const url = `http://${config.host === '0.0.0.0' ? '127.0.0.1' : config.host}:${port}`;
+  log.info({ url, database: embedded ? `embedded (${embedded.dataDir})` : 'DATABASE_URL', startup_ms: Math.round(performance.now() - started) }, 'medic is ready');
+
+  let stopping: Promise<void> | null = null;
+  const stop = () => {
+    stopping ??= (async () => {
+      accepting = false;
+      log.info('shutting down: no new requests, draining');
+      await app.close().catch((e) => log.error({ err: normaliseError(e, 'closing the HTTP server') }, 'shutdown step failed'));
+      await worker.stop().catch((e) => log.error({ err: normaliseError(e, 'stopping diagnosis') }, 'shutdown step failed'));
+      await database.close().catch((e) => log.error({ err: normaliseError(e, 'closing the database pool') }, 'shutdown step failed'));
+      if (embedded) await embedded.stop().catch((e) => log.error({ err: normaliseError(e, 'stopping the embedded PostgreSQL') }, 'shutdown step failed'));
+      log.info('stopped');
+    })();
+    return stopping;
+  };
+  return { url, port, app, database, worker, embedded, stop };
+}

@@ -1,0 +1,20 @@
+import pg from 'pg';
+import { drizzle, type NodePgDatabase } from 'drizzle-orm/node-postgres';
+import * as schema from './schema.ts';
+
+export type Db = NodePgDatabase<typeof schema>;
+
+/** A pool and the drizzle handle on it; `close()` ends the pool. */
+export interface Database {
+  pool: pg.Pool;
+  db: Db;
+  close(): Promise<void>;
+}
+
+export function openDatabase(url: string, options: { max?: number; onError?: (error: Error) => void } = {}): Database {
+  const pool = new pg.Pool({ connectionString: url, max: options.max ?? 20, connectionTimeoutMillis: 5000 });
+  // An idle client losing its connection (database restart) must not crash the daemon.
+  pool.on('error', (error) => options.onError?.(error));
+  const db = drizzle(pool, { schema });
+  return { pool, db, close: () => pool.end() };
+}

@@ -1,0 +1,122 @@
+import { and, desc, eq, gte, lt, or, type SQL } from 'drizzle-orm';
+import type { Db } from './client.ts';
+import { catalogTables, healthEvents, rcaRecords, tableHealth } from './schema.ts';
+
+/** An opaque cursor: the sort key of the last item of the page. */
+export function encodeCursor(at: Date, id: string): string {
+  return Buffer.from(JSON.stringify([at.toISOString(), id])).toString('base64url');
+}
+
+export function decodeCursor(cursor: string): { at: Date; id: string } | null {
+  try {
+    const [at, id] = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8')) as [string, string];
+    const date = new Date(at);
+    if (typeof id !== 'string' || Number.isNaN(date.getTime())) return null;
+    return { at: date, id };
+  } catch {
+    return null;
+  }
+}
+
+const iso = (d: Date | null) => (d ? d.toISOString() : null);
+
+export interface TableFilters { status?: string; owner?: string; assignee?: string; category?: string }
+
+type HealthRow = { health: typeof tableHealth.$inferSelect; catalog: typeof catalogTables.$inferSelect | null; rca: typeof rcaRecords.$inferSelect | null };
+
+function tableHealthView(row: HealthRow) {
+  const { health, catalog, rca } = row;
+  const rcaOpen = rca !== null && rca.status !== 'resolved';
+  return {
+    table: health.tableName,
+    status: health.status as 'healthy' | 'degraded' | 'unhealthy' | 'unknown',
+    since: health.since.toISOString(),
+    last_checked_at: health.lastCheckedAt.toISOString(),
+    error: rcaOpen ? { category: rca.category as never, summary: rca.summary } : null,
+    rca_id: rcaOpen ? rca.id : null,
+    assignee: rcaOpen ? { team: rca.assigneeTeam, role: rca.assigneeRole as never, reason: rca.assigneeReason } : null,
+    resolution: null,
+    owner: catalog?.owner ?? null,
+    tier: catalog?.tier ?? null,
+    in_catalog: catalog !== null,
+  };
+}
+
+export type TableHealthView = ReturnType<typeof tableHealthView>;
+
+function healthSelect(db: Db) {
+  return db.select({ health: tableHealth, catalog: catalogTables, rca: rcaRecords }).from(tableHealth)
+    .leftJoin(catalogTables, eq(catalogTables.name, tableHealth.tableName))
+    .leftJoin(rcaRecords, eq(rcaRecords.id, tableHealth.rcaId));
+}
+
+/** Table health, newest status change first, keyset-paginated on (since, table). */
+export async function listTableHealth(db: Db, filters: TableFilters, limit: number, cursor: { at: Date; id: string } | null) {
+  const where: SQL[] = [];
+  if (filters.status) where.push(eq(tableHealth.status, filters.status));
+  if (filters.owner) where.push(eq(catalogTables.owner, filters.owner));
+  if (filters.assignee) where.push(eq(rcaRecords.assigneeTeam, filters.assignee));
+  if (filters.category) where.push(eq(rcaRecords.category, filters.category));
+  if (cursor) where.push(or(lt(tableHealth.since, cursor.at), and(eq(tableHealth.since, cursor.at), lt(tableHealth.tableName, cursor.id)))!);
+  const rows = await healthSelect(db).where(and(...where)).orderBy(desc(tableHealth.since), desc(tableHealth.tableName)).limit(limit + 1);
+  const page = rows.slice(0, limit);
+  const last = page[page.length - 1];
+  return { items: page.map(tableHealthView), next_cursor: rows.length > limit && last ? encodeCursor(last.health.since, last.health.tableName) : null };
+}
+
+export async function getTableHealth(db: Db, table: string): Promise<TableHealthView | null> {
+  const [row] = await healthSelect(db).where(eq(tableHealth.tableName, table));
+  if (row) return tableHealthView(row);
+  // Onboarded but never heard of: DESIGN 6 calls that `unknown`.
+  const [catalog] = await db.select().from(catalogTables).where(eq(catalogTables.name, table));
+  if (!catalog) return null;
+  return { ...tableHealthView({ health: { tableName: table, status: 'unknown', since: catalog.updatedAt, lastCheckedAt: catalog.updatedAt, rcaId: null, lastSuccessAt: null }, catalog, rca: null }) };
+}
+
+export function rcaView(row: typeof rcaRecords.$inferSelect, withEvidence: boolean) {
+  return {
+    id: row.id,
+    table: row.tableName,
+    incident_id: row.incidentId,
+    status: row.status as never,
+    category: row.category as never,
+    summary: row.summary,
+    confidence: row.confidence,
+    assignee: { team: row.assigneeTeam, role: row.assigneeRole as never, reason: row.assigneeReason },
+    auto_resolution: row.autoResolution as Record<string, unknown> | null,
+    manual_steps: row.manualSteps,
+    signal_ids: row.signalIds,
+    ...(withEvidence ? { evidence: row.evidence as never[] } : {}),
+    created_at: row.createdAt.toISOString(),
+    updated_at: row.updatedAt.toISOString(),
+    resolved_at: iso(row.resolvedAt),
+  };
+}
+
+export interface RcaFilters { table?: string; category?: string; assignee?: string; status?: string; since?: Date }
+
+/** RCA records, newest first, keyset-paginated on (created_at, id). */
+export async function listRca(db: Db, filters: RcaFilters, limit: number, cursor: { at: Date; id: string } | null, withEvidence: boolean) {
+  const where: SQL[] = [];
+  if (filters.table) where.push(eq(rcaRecords.tableName, filters.table));
+  if (filters.category) where.push(eq(rcaRecords.category, filters.category));
+  if (filters.assignee) where.push(eq(rcaRecords.assigneeTeam, filters.assignee));
+  if (filters.status) where.push(eq(rcaRecords.status, filters.status));
+  if (filters.since) where.push(gte(rcaRecords.createdAt, filters.since));
+  if (cursor) where.push(or(lt(rcaRecords.createdAt, cursor.at), and(eq(rcaRecords.createdAt, cursor.at), lt(rcaRecords.id, cursor.id)))!);
+  const rows = await db.select().from(rcaRecords).where(and(...where)).orderBy(desc(rcaRecords.createdAt), desc(rcaRecords.id)).limit(limit + 1);
+  const page = rows.slice(0, limit);
+  const last = page[page.length - 1];
+  return { items: page.map((r) => rcaView(r, withEvidence)), next_cursor: rows.length > limit && last ? encodeCursor(last.createdAt, last.id) : null };
+}
+
+export async function getRca(db: Db, id: string, withEvidence: boolean) {
+  const [row] = await db.select().from(rcaRecords).where(eq(rcaRecords.id, id));
+  return row ? rcaView(row, withEvidence) : null;
+}
+
+/** A table's health events, newest first. */
+export async function tableHistory(db: Db, table: string, limit: number) {
+  const rows = await db.select().from(healthEvents).where(eq(healthEvents.tableName, table)).orderBy(desc(healthEvents.id)).limit(limit);
+  return rows.map((r) => ({ table: r.tableName, old_status: r.oldStatus, new_status: r.newStatus, rca_id: r.rcaId, signal_id: r.signalId, reason: r.reason, at: r.at.toISOString() }));
+}

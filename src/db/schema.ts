@@ -1,0 +1,118 @@
+import { sql } from 'drizzle-orm';
+import {
+  pgTable, text, integer, boolean, jsonb, timestamp, uuid, real, bigserial, index, uniqueIndex,
+} from 'drizzle-orm/pg-core';
+
+const ts = (name: string) => timestamp(name, { withTimezone: true, mode: 'date' });
+
+/** Teams that own tables and sources; the `platform` team is the fallback assignee. */
+export const teams = pgTable('teams', {
+  name: text('name').primaryKey(),
+  slack: text('slack'),
+  pagerdutyRoutingKey: text('pagerduty_routing_key'),
+  platform: boolean('platform').notNull().default(false),
+  updatedAt: ts('updated_at').notNull().defaultNow(),
+});
+
+/** Onboarded lake tables (DESIGN 4). Owners are not foreign keys: a catalog may name a team before defining it. */
+export const catalogTables = pgTable('catalog_tables', {
+  name: text('name').primaryKey(),
+  owner: text('owner'),
+  tier: integer('tier'),
+  pipeline: jsonb('pipeline'),
+  /** Denormalised from `pipeline` so a signal without `tables` can be mapped dag/task → table. */
+  dagId: text('dag_id'),
+  upstream: text('upstream').array().notNull().default(sql`'{}'::text[]`),
+  source: jsonb('source'),
+  sla: jsonb('sla'),
+  updatedAt: ts('updated_at').notNull().defaultNow(),
+}, (t) => [index('catalog_tables_dag_id_idx').on(t.dagId)]);
+
+/**
+ * Every accepted signal. A row exists before the sender gets its 2xx; `diagnosed_at` is set
+ * in the same transaction that writes the diagnosis, which is what makes diagnosis exactly-once.
+ */
+export const signals = pgTable('signals', {
+  id: uuid('id').primaryKey(),
+  kind: text('kind').notNull(),
+  event: text('event'),
+  source: text('source').notNull(),
+  tableName: text('table_name').notNull(),
+  pipeline: jsonb('pipeline').notNull(),
+  exception: jsonb('exception'),
+  occurredAt: ts('occurred_at').notNull(),
+  receivedAt: ts('received_at').notNull().defaultNow(),
+  dedupeKey: text('dedupe_key').notNull(),
+  payload: jsonb('payload').notNull(),
+  diagnosedAt: ts('diagnosed_at'),
+  /** Lease of the process diagnosing it; expired leases are re-claimed after a crash. */
+  claimedBy: text('claimed_by'),
+  claimedUntil: ts('claimed_until'),
+  attempts: integer('attempts').notNull().default(0),
+  lastError: text('last_error'),
+}, (t) => [
+  uniqueIndex('signals_dedupe_key_idx').on(t.dedupeKey),
+  index('signals_undiagnosed_idx').on(t.receivedAt).where(sql`diagnosed_at IS NULL`),
+  index('signals_table_idx').on(t.tableName, t.occurredAt),
+]);
+
+/** One diagnosis per diagnosed signal (DESIGN 6). */
+export const rcaRecords = pgTable('rca_records', {
+  id: uuid('id').primaryKey(),
+  tableName: text('table_name').notNull(),
+  /** The signal that caused this record; unique so a signal can never get two RCAs. */
+  signalId: uuid('signal_id').notNull(),
+  signalIds: uuid('signal_ids').array().notNull(),
+  incidentId: text('incident_id'),
+  status: text('status').notNull(),
+  category: text('category').notNull(),
+  summary: text('summary').notNull(),
+  confidence: real('confidence').notNull(),
+  assigneeTeam: text('assignee_team'),
+  assigneeRole: text('assignee_role').notNull(),
+  assigneeReason: text('assignee_reason').notNull(),
+  autoResolution: jsonb('auto_resolution'),
+  manualSteps: text('manual_steps').notNull(),
+  evidence: jsonb('evidence').notNull(),
+  createdAt: ts('created_at').notNull().defaultNow(),
+  updatedAt: ts('updated_at').notNull().defaultNow(),
+  resolvedAt: ts('resolved_at'),
+  resolvedBySignal: uuid('resolved_by_signal'),
+}, (t) => [
+  uniqueIndex('rca_records_signal_id_idx').on(t.signalId),
+  index('rca_records_table_idx').on(t.tableName, t.createdAt),
+  index('rca_records_created_idx').on(t.createdAt, t.id),
+]);
+
+/** Current health, one row per table heard of. */
+export const tableHealth = pgTable('table_health', {
+  tableName: text('table_name').primaryKey(),
+  status: text('status').notNull(),
+  since: ts('since').notNull(),
+  lastCheckedAt: ts('last_checked_at').notNull(),
+  rcaId: uuid('rca_id'),
+  /** Newest signal applied, so an older failure diagnosed late cannot undo a newer success. */
+  lastSuccessAt: ts('last_success_at'),
+}, (t) => [index('table_health_status_idx').on(t.status, t.since)]);
+
+/** Append-only log of every status change. */
+export const healthEvents = pgTable('health_events', {
+  id: bigserial('id', { mode: 'number' }).primaryKey(),
+  tableName: text('table_name').notNull(),
+  oldStatus: text('old_status').notNull(),
+  newStatus: text('new_status').notNull(),
+  rcaId: uuid('rca_id'),
+  signalId: uuid('signal_id'),
+  reason: text('reason').notNull(),
+  at: ts('at').notNull().defaultNow(),
+}, (t) => [index('health_events_table_idx').on(t.tableName, t.id)]);
+
+/** Bearer tokens; only a SHA-256 of the token is stored. */
+export const apiTokens = pgTable('api_tokens', {
+  id: uuid('id').primaryKey(),
+  name: text('name').notNull(),
+  role: text('role').notNull(),
+  tokenHash: text('token_hash').notNull(),
+  createdAt: ts('created_at').notNull().defaultNow(),
+  revokedAt: ts('revoked_at'),
+}, (t) => [uniqueIndex('api_tokens_hash_idx').on(t.tokenHash), uniqueIndex('api_tokens_name_idx').on(t.name)]);

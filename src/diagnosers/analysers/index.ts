@@ -1,0 +1,11 @@
+import type { Analyser } from '../types.ts';
+import exceptionClassifier from './exception-classifier.ts';
+
+/**
+ * Every analyser, in chain order: a plain array (DESIGN 10.1). A diagnoser for a signal kind
+ * is this list filtered by `meta.appliesTo`, so the order here is the order they run in —
+ * cheap, local analysers before ones that call external systems.
+ */
+export const ANALYSERS: readonly Analyser[] = [
+  exceptionClassifier,
+];

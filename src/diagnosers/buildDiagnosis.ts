@@ -1,0 +1,91 @@
+import type { Logger } from 'pino';
+import type { Signal } from '../signals/types.ts';
+import { ANALYSERS } from './analysers/index.ts';
+import { resolveAssignee, type Assignee } from './assignee.ts';
+import { renderManualSteps } from './manualSteps.ts';
+import { runChain } from './runChain.ts';
+import { DEFAULT_ASSIGNEE_ROLE, type Category } from './taxonomy.ts';
+import type { Analyser, CatalogView, EvidenceEntry } from './types.ts';
+
+/** A diagnosis ready to be stored as an RCA record. */
+export interface Diagnosis {
+  category: Category;
+  summary: string;
+  confidence: number;
+  assignee: Assignee;
+  incidentId: string;
+  manualSteps: string;
+  evidence: EvidenceEntry[];
+}
+
+/** The diagnoser for a signal kind: the registered analysers that apply to it, in registry order. */
+export function analysersFor(kind: Signal['kind'], registry: readonly Analyser[] = ANALYSERS): Analyser[] {
+  return registry.filter((a) => a.meta.appliesTo.includes(kind));
+}
+
+/**
+ * Runs the signal's diagnoser and turns its verdict into category, assignee, incident key and
+ * manual steps. No verdict means `unknown`, assigned to the platform team.
+ */
+export async function buildDiagnosis(
+  signal: Signal,
+  catalog: CatalogView,
+  options: { timeoutMs: number; log: Logger; shutdown?: AbortSignal; registry?: readonly Analyser[] },
+): Promise<Diagnosis> {
+  const { evidence, verdict } = await runChain(analysersFor(signal.kind, options.registry), { signal, catalog }, options);
+  if (catalog.table === null) {
+    evidence.unshift({
+      analyser: 'catalog', version: '1', inputs: { table: signal.table }, observations: { in_catalog: false },
+      findings: [{ messageId: 'notInCatalog', text: `${signal.table} is not in the catalog: owner unknown, assigned to the platform team` }],
+      verdict: null, error: null, duration_ms: 0,
+    });
+  }
+  const category: Category = verdict?.category ?? 'unknown';
+  const details = verdict?.details ?? {};
+  const upstream = typeof details.upstream === 'string' ? details.upstream : undefined;
+  const assignee = resolveAssignee(verdict?.assigneeRole ?? DEFAULT_ASSIGNEE_ROLE[category], catalog, signal.table, upstream);
+  const summary = verdict?.summaryText
+    ?? (signal.exception
+      ? `No analyser recognised ${signal.exception.type}: ${truncate(signal.exception.message, 200)}`
+      : `No analyser reached a conclusion for ${signal.table}`);
+  const source = catalog.table?.source;
+  const manualSteps = renderManualSteps(category, {
+    table: signal.table,
+    dag_id: signal.pipeline.dag_id,
+    task_id: signal.pipeline.task_id,
+    run_id: signal.pipeline.run_id,
+    airflow: signal.pipeline.airflow,
+    source: source?.name,
+    source_owner: source?.owner,
+    owner: catalog.table?.owner,
+    assignee_team: assignee.team,
+    upstream,
+    exception_type: signal.exception?.type,
+    exception_message: signal.exception?.message,
+    ...details,
+  });
+  return {
+    category,
+    summary,
+    confidence: verdict?.confidence ?? 0,
+    assignee,
+    incidentId: incidentKey(category, signal.table, catalog, details),
+    manualSteps,
+    evidence,
+  };
+}
+
+/**
+ * Groups RCAs that share a cause: the category plus the resource at fault (the source for
+ * source problems, the upstream table for upstream ones, else the table itself).
+ */
+export function incidentKey(category: Category, table: string, catalog: CatalogView, details: Record<string, string | number>): string {
+  let resource = table;
+  if (category.startsWith('source_')) resource = catalog.table?.source?.name ?? String(details.host ?? table);
+  else if (category.startsWith('upstream_') && typeof details.upstream === 'string') resource = details.upstream;
+  return `${category}:${resource}`;
+}
+
+function truncate(text: string, max: number): string {
+  return text.length > max ? `${text.slice(0, max)}…` : text;
+}

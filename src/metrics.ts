@@ -1,0 +1,24 @@
+import client from 'prom-client';
+
+/**
+ * The daemon's Prometheus metrics, in a registry of its own (no globals: two daemons in one
+ * test process must not share counters). Created once and passed to whoever records.
+ */
+export function createMetrics() {
+  const registry = new client.Registry();
+  client.collectDefaultMetrics({ register: registry, prefix: 'medic_process_' });
+  return {
+    registry,
+    signalsReceived: new client.Counter({ name: 'medic_signals_received_total', help: 'Signals accepted and persisted, by kind and source', labelNames: ['kind', 'source'] as const, registers: [registry] }),
+    signalsDuplicate: new client.Counter({ name: 'medic_signals_duplicate_total', help: 'Signals answered as duplicates (already stored)', labelNames: ['source'] as const, registers: [registry] }),
+    signalsRejected: new client.Counter({ name: 'medic_signals_rejected_total', help: 'Signal requests rejected as invalid', labelNames: ['source'] as const, registers: [registry] }),
+    diagnosisDuration: new client.Histogram({ name: 'medic_diagnosis_duration_seconds', help: 'Time from claiming a signal to its diagnosis being committed', labelNames: ['kind'] as const, buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30], registers: [registry] }),
+    diagnosisLatency: new client.Histogram({ name: 'medic_diagnosis_latency_seconds', help: 'Time from a signal being received to its diagnosis being committed', labelNames: ['kind'] as const, buckets: [0.01, 0.05, 0.1, 0.5, 1, 5, 10, 30, 60, 300], registers: [registry] }),
+    diagnosisErrors: new client.Counter({ name: 'medic_diagnosis_errors_total', help: 'Diagnoses that failed and will be retried', registers: [registry] }),
+    rcaCreated: new client.Counter({ name: 'medic_rca_created_total', help: 'RCA records written, by root-cause category', labelNames: ['category'] as const, registers: [registry] }),
+    diagnosisQueue: new client.Gauge({ name: 'medic_diagnosis_queue', help: 'Signals claimed by this process and waiting or running in the diagnosis queue', registers: [registry] }),
+    httpRequests: new client.Counter({ name: 'medic_http_requests_total', help: 'HTTP requests by route and status code', labelNames: ['method', 'route', 'status'] as const, registers: [registry] }),
+  };
+}
+
+export type Metrics = ReturnType<typeof createMetrics>;
