@@ -1,4 +1,4 @@
-import Fastify, { type FastifyInstance } from 'fastify';
+import Fastify, { LogController, type FastifyInstance } from 'fastify';
 import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
@@ -43,7 +43,8 @@ export async function buildServer(deps: ApiDeps): Promise<App> {
   const app = Fastify({
     loggerInstance: deps.log,
     bodyLimit: deps.bodyLimitBytes,
-    disableRequestLogging: true,
+    // One log line per request is written by our onResponse hook, with the caller's token name.
+    logController: new LogController({ disableRequestLogging: true }),
     ajv: { customOptions: { removeAdditional: false, coerceTypes: 'array', useDefaults: true, allErrors: false } },
     // Route params may be table names with dots and colons; keep them whole.
     routerOptions: { maxParamLength: 300 },

@@ -30,7 +30,7 @@ ${EXCEPTION}
 4. Medic waits for the lag to drop below the table's \`max_replica_lag_s\` (up to 1 h) and re-triggers the run; if it gave up, ${CLEAR}.
 `,
 
-  source_unavailable: `### The source {source} is unreachable
+  source_unavailable: `### Source unreachable: {source}
 
 ${EXCEPTION}
 
@@ -181,7 +181,7 @@ const FALLBACKS: Record<string, string> = {
   run_id: 'RUN_ID',
   logical_date: 'LOGICAL_DATE',
   airflow: 'Airflow',
-  source: 'the source',
+  source: 'the source database',
   source_owner: 'the source owner',
   owner: 'the pipeline owner',
   assignee_team: 'the assignee team',

@@ -404,7 +404,7 @@ const RULES: Rule[] = [
       const dag = capture(text, /external (?:DAG|dag_id)[ =:]+'?([\w.-]+?)'?(?:[\s,.]|$)/i);
       return {
         ...upstreamDetails(dag, upstreamTables),
-        ...compact({ timeout_s: capture(text, /specified timeout of ([\d.]+)/i, /timeout of ([\d.]+)/i), sensor: operator || undefined }),
+        ...compact({ timeout_s: capture(text, /specified timeout of (\d+(?:\.\d+)?)/i, /timeout of (\d+(?:\.\d+)?)/i), sensor: operator || undefined }),
       };
     },
   },
