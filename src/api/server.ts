@@ -3,6 +3,7 @@ import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import type { Logger } from 'pino';
+import YAML from 'yaml';
 import type { Database } from '../db/client.ts';
 import type { Metrics } from '../metrics.ts';
 import { ApiError, errorHandler } from './errors.ts';
@@ -51,6 +52,14 @@ export async function buildServer(deps: ApiDeps): Promise<App> {
   }).withTypeProvider<TypeBoxTypeProvider>();
 
   app.decorateRequest('identity', null);
+  // The catalog is usually kept as YAML; accept it as it is (the schema check that follows is the same).
+  app.addContentTypeParser(['application/yaml', 'application/x-yaml', 'text/yaml'], { parseAs: 'string' }, (_request, text, done) => {
+    try {
+      done(null, YAML.parse(text as string) ?? {});
+    } catch (error) {
+      done(new ApiError(400, 'malformed_yaml', `body is not valid YAML: ${(error as Error).message}`), undefined);
+    }
+  });
   app.setErrorHandler(errorHandler);
   app.setNotFoundHandler((request, reply) => {
     void reply.code(404).send({ error: { code: 'not_found', message: `no route ${request.method} ${request.url.split('?')[0]}` } });

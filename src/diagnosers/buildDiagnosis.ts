@@ -54,6 +54,7 @@ export async function buildDiagnosis(
     dag_id: signal.pipeline.dag_id,
     task_id: signal.pipeline.task_id,
     run_id: signal.pipeline.run_id,
+    logical_date: typeof signal.payload.logical_date === 'string' ? signal.payload.logical_date : undefined,
     airflow: signal.pipeline.airflow,
     source: source?.name,
     source_owner: source?.owner,
