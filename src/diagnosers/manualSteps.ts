@@ -27,7 +27,7 @@ ${EXCEPTION}
 1. Measure the lag on the replica \`{source}\`: PostgreSQL \`SELECT now() - pg_last_xact_replay_timestamp();\`, MySQL \`SHOW REPLICA STATUS\\G\` (\`Seconds_Behind_Source\`).
 2. If it keeps growing, contact {source_owner}: a long transaction or bulk load on the primary, a saturated replica or a broken replication link is on their side.
 3. If extracts get cancelled by "conflict with recovery", ask {source_owner} to set \`hot_standby_feedback = on\` or raise \`max_standby_streaming_delay\` on the replica, or read in smaller chunks.
-4. Medic waits for the lag to drop below the table's \`max_replica_lag_s\` (up to 1 h) and re-triggers the run; if it gave up, ${CLEAR}.
+4. Once the lag is below the table's \`max_replica_lag_s\`, ${CLEAR}.
 `,
 
   source_unavailable: `### Source unreachable: {source}
@@ -37,7 +37,7 @@ ${EXCEPTION}
 1. From an Airflow worker, check the source answers: \`pg_isready -h {host} -p {port}\` (PostgreSQL), \`mysqladmin -h {host} -P {port} ping\` (MySQL) or \`nc -vz {host} {port}\`.
 2. If the host name does not resolve, check the host in the Airflow connection the task \`{task_id}\` uses (\`airflow connections get <conn_id>\`) and the DNS record.
 3. Contact {source_owner} (source \`{source}\`): maintenance, failover, full connection slots (\`max_connections\`) or a firewall change?
-4. Medic retries with backoff; once the source answers again and the retries are exhausted, ${CLEAR}.
+4. Once the source answers again, ${CLEAR}.
 `,
 
   source_auth_failure: `### The source rejected the pipeline's credentials ({source})
@@ -78,7 +78,7 @@ ${EXCEPTION}
 
 1. Check the upstream's health: \`GET /v1/tables/{upstream}/health\` on Medic, or its DAG in the Airflow UI ({airflow}).
 2. The upstream's owner, {assignee_team}, has the RCA for its own failure; follow it there rather than here.
-3. Medic re-triggers this run once {upstream} is healthy again; if it gave up, ${CLEAR}.
+3. Once {upstream} is healthy again, ${CLEAR}.
 4. If {table} no longer needs {upstream}, fix the catalog's \`upstream\` list and the DAG's sensor.
 `,
 
@@ -88,7 +88,7 @@ ${EXCEPTION}
 
 1. Check when {upstream} last succeeded: \`GET /v1/tables/{upstream}/health\` on Medic, or its DAG in the Airflow UI ({airflow}).
 2. Ask {assignee_team} (its owner) when it will land; its own SLA may already be missed.
-3. Medic re-triggers this run once {upstream} lands; if it gave up, ${CLEAR}.
+3. Once {upstream} has landed, ${CLEAR}.
 4. If the upstream is routinely later than the sensor allows, raise the sensor's \`timeout\` (and use \`mode="reschedule"\`) in DAG \`{dag_id}\`, or move the schedule.
 `,
 
@@ -96,7 +96,7 @@ ${EXCEPTION}
 
 ${EXCEPTION}
 
-1. Medic retries with backoff; nothing is needed if a retry succeeds.
+1. A retry usually succeeds: if Airflow's own retries are exhausted, clear the task (step 4).
 2. If it recurs, read ${LOGS} and the worker's state: \`kubectl get pods -n airflow\`, \`kubectl describe pod <pod>\` (evictions, node pressure), \`kubectl get events -n airflow\`.
 3. Zombies or SIGTERMs: check the scheduler logs and \`[scheduler] task_instance_heartbeat_timeout\` (Airflow 2: \`scheduler_zombie_task_threshold\`) against how long the task blocks.
 4. Contact {assignee_team} if nodes or workers keep disappearing; once fixed, ${CLEAR}.
@@ -116,7 +116,7 @@ ${EXCEPTION}
 
 ${EXCEPTION}
 
-1. Throttled (503 SlowDown, "Rate exceeded"): Medic retries with backoff. If it recurs, write fewer, larger files (\`coalesce\`/\`repartition\` before the write), spread keys over more prefixes, and let S3A back off (\`fs.s3a.retry.throttle.limit\`, \`fs.s3a.retry.throttle.interval\`).
+1. Throttled (503 SlowDown, "Rate exceeded"): a later retry usually succeeds. If it recurs, write fewer, larger files (\`coalesce\`/\`repartition\` before the write), spread keys over more prefixes, and let S3A back off (\`fs.s3a.retry.throttle.limit\`, \`fs.s3a.retry.throttle.interval\`).
 2. Access denied: check that the workers' IAM role allows \`s3:PutObject\` on \`{bucket}\`, the bucket policy and the KMS key (\`kms:GenerateDataKey\`); test with \`aws s3api put-object --bucket {bucket} --key _medic_write_test --body /dev/null\`.
 3. Glue / Lake Formation: check the role's \`glue:BatchCreatePartition\`/\`glue:UpdateTable\` rights and the Lake Formation grants on the database.
 4. Contact {assignee_team}; once writes succeed, ${CLEAR}.
@@ -147,7 +147,7 @@ ${EXCEPTION}
 ${EXCEPTION}
 
 1. Compare the counts for the partition: \`SELECT count(*)\` on the source \`{source}\` and on {table}.
-2. Medic re-runs the partition; if the counts still differ, ${CLEAR}.
+2. Re-run the partition: ${CLEAR}.
 3. Still short after a re-run: check the extract's filter window (late-arriving rows), CDC lag or a dropped replication slot on \`{source}\`.
 4. Contact {assignee_team}, and {source_owner} if the source side is suspect.
 `,
