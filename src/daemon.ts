@@ -3,7 +3,8 @@ import type { Config } from './config.ts';
 import { openDatabase, type Database } from './db/client.ts';
 import { startEmbeddedPostgres, type EmbeddedPostgres } from './db/embeddedPostgres.ts';
 import { runMigrations } from './db/migrate.ts';
-import { createMetrics } from './metrics.ts';
+import { createMetrics, registerTableStatusGauge } from './metrics.ts';
+import { countTablesByStatus } from './db/healthQueries.ts';
 import { DiagnosisWorker } from './diagnosers/diagnosisWorker.ts';
 import { buildServer, type App } from './api/server.ts';
 import { loadAdminToken, TokenVerifier } from './api/tokens.ts';
@@ -43,6 +44,7 @@ export async function startDaemon(config: Config, log: Logger): Promise<RunningD
   const started = performance.now();
   const { database, embedded } = await openConfiguredDatabase(config, log);
   const metrics = createMetrics();
+  registerTableStatusGauge(metrics, () => countTablesByStatus(database.db));
 
   if (config.catalogFile) {
     const doc = await readCatalogFile(config.catalogFile);

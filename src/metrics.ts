@@ -22,3 +22,22 @@ export function createMetrics() {
 }
 
 export type Metrics = ReturnType<typeof createMetrics>;
+
+/** Tables by health status, read from PostgreSQL at scrape time so every replica reports the same truth. */
+export function registerTableStatusGauge(metrics: Metrics, countByStatus: () => Promise<Array<{ status: string; count: number }>>): void {
+  new client.Gauge({
+    name: 'medic_tables',
+    help: 'Tables by health status',
+    labelNames: ['status'] as const,
+    registers: [metrics.registry],
+    async collect() {
+      this.reset();
+      for (const status of ['healthy', 'degraded', 'unhealthy', 'unknown']) this.set({ status }, 0);
+      try {
+        for (const row of await countByStatus()) this.set({ status: row.status }, row.count);
+      } catch {
+        // Database down: report zeros rather than failing the whole scrape; /readyz tells the story.
+      }
+    },
+  });
+}

@@ -238,6 +238,8 @@ describe('auth', () => {
     const metrics = await daemon.call('GET', '/metrics', { token: null });
     expect(metrics.body).toContain('medic_signals_received_total{kind="failure",source="airflow"}');
     expect(metrics.body).toContain('medic_rca_created_total{category="source_unavailable"}');
+    expect(metrics.body).toMatch(/medic_tables\{status="unhealthy"\} [1-9]/);
+    expect(metrics.body).toContain('medic_diagnosis_latency_seconds_bucket');
     const openapi = await daemon.call('GET', '/openapi.json', { token: null });
     expect(openapi.body.openapi).toBe('3.0.3');
     expect(Object.keys(openapi.body.paths)).toEqual(expect.arrayContaining(['/v1/signals/airflow', '/v1/tables', '/v1/tables/{table}/health', '/v1/rca', '/v1/rca/{id}', '/v1/catalog']));

@@ -22,6 +22,20 @@ function fieldOf(error: FastifyError): string | undefined {
   return [error.validationContext ?? 'body', ...segments].join('.');
 }
 
+/**
+ * The database is down or restarting: the request was not persisted, the sender must retry.
+ * node-postgres surfaces this as socket errors, connection-class SQLSTATEs (08xxx), admin
+ * shutdown (57P01..57P03) or its own "Connection terminated"/pool timeout messages.
+ */
+export function isDatabaseUnavailable(error: unknown): boolean {
+  const e = error as { code?: unknown; message?: unknown; cause?: unknown } | null;
+  if (!e || typeof e !== 'object') return false;
+  const code = typeof e.code === 'string' ? e.code : '';
+  if (['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE', 'ENOTFOUND'].includes(code) || /^08|^57P0[123]$/.test(code)) return true;
+  if (typeof e.message === 'string' && /Connection terminated|timeout exceeded when trying to connect|Client has encountered a connection error/i.test(e.message)) return true;
+  return e.cause !== undefined && e.cause !== error && isDatabaseUnavailable(e.cause);
+}
+
 /** Maps every error to the ApiErrorBody shape; 5xx details stay in the log, not in the answer. */
 export function errorHandler(error: FastifyError | ApiError, request: FastifyRequest, reply: FastifyReply): void {
   if (error instanceof ApiError) {
@@ -33,6 +47,11 @@ export function errorHandler(error: FastifyError | ApiError, request: FastifyReq
     const first = error.validation[0];
     const message = field ? `${field} ${first?.message ?? 'is invalid'}` : error.message;
     void reply.code(400).send({ error: { code: 'invalid_request', message, ...(field ? { field } : {}) } });
+    return;
+  }
+  if (isDatabaseUnavailable(error)) {
+    request.log.warn({ err: error }, 'database unavailable; answering 503');
+    void reply.code(503).header('retry-after', '5').send({ error: { code: 'database_unavailable', message: 'the database is unavailable; nothing was stored, retry later' } });
     return;
   }
   const status = error.statusCode ?? 500;

@@ -1,4 +1,4 @@
-import { and, desc, eq, gte, lt, or, type SQL } from 'drizzle-orm';
+import { and, count, desc, eq, gte, lt, or, type SQL } from 'drizzle-orm';
 import type { Db } from './client.ts';
 import { catalogTables, healthEvents, rcaRecords, tableHealth } from './schema.ts';
 
@@ -119,4 +119,8 @@ export async function getRca(db: Db, id: string, withEvidence: boolean) {
 export async function tableHistory(db: Db, table: string, limit: number) {
   const rows = await db.select().from(healthEvents).where(eq(healthEvents.tableName, table)).orderBy(desc(healthEvents.id)).limit(limit);
   return rows.map((r) => ({ table: r.tableName, old_status: r.oldStatus, new_status: r.newStatus, rca_id: r.rcaId, signal_id: r.signalId, reason: r.reason, at: r.at.toISOString() }));
+}
+
+export async function countTablesByStatus(db: Db): Promise<Array<{ status: string; count: number }>> {
+  return db.select({ status: tableHealth.status, count: count() }).from(tableHealth).groupBy(tableHealth.status);
 }

@@ -42,6 +42,8 @@ export class DiagnosisWorker {
   private filling: Promise<void> | null = null;
   private refill = false;
   private running = false;
+  /** Ids this process is diagnosing right now; its other claims are orphans it may take back. */
+  private readonly active = new Set<string>();
 
   constructor(private readonly options: DiagnosisWorkerOptions) {
     this.queue = new PQueue({ concurrency: options.concurrency });
@@ -110,7 +112,8 @@ export class DiagnosisWorker {
       if (room <= 0) return;
       const batch = await this.claim(Math.min(room, 500));
       for (const row of batch) {
-        void this.queue.add(() => this.diagnose(row.signal, row.attempts));
+        this.active.add(row.signal.id);
+        void this.queue.add(() => this.diagnose(row.signal, row.attempts).finally(() => this.active.delete(row.signal.id)));
       }
       this.options.metrics.diagnosisQueue.set(this.inFlight);
       if (batch.length < Math.min(room, 500)) return;
@@ -125,7 +128,10 @@ export class DiagnosisWorker {
         attempts = attempts + 1
       WHERE id IN (
         SELECT id FROM ${signals}
-        WHERE diagnosed_at IS NULL AND (claimed_until IS NULL OR claimed_until < now())
+        WHERE diagnosed_at IS NULL AND (claimed_until IS NULL OR claimed_until < now()
+          -- Our own claims that we no longer work on (their diagnosis failed while the
+          -- database was down, so not even the release could be written): no need to wait out the lease.
+          OR (claimed_by = ${this.id} AND NOT (id::text = ANY(string_to_array(${[...this.active].join(',')}, ',')))))
         ORDER BY received_at LIMIT ${limit}
         FOR UPDATE SKIP LOCKED)
       RETURNING id`);
@@ -193,7 +199,7 @@ export class DiagnosisWorker {
       const delaySeconds = Math.min(300, 2 ** attempts);
       signalLog.warn({ err: error, attempts, retry_in_s: delaySeconds }, 'diagnosis failed; will retry');
       await this.options.database.db.execute(sql`
-        UPDATE ${signals} SET last_error = ${error.message}, claimed_until = now() + make_interval(secs => ${delaySeconds})
+        UPDATE ${signals} SET last_error = ${error.message}, claimed_by = NULL, claimed_until = now() + make_interval(secs => ${delaySeconds})
         WHERE id = ${signal.id} AND diagnosed_at IS NULL`);
     } catch (thrown) {
       signalLog.error({ err: normaliseError(thrown, 'recording a diagnosis failure'), cause: error.message }, 'could not record the failure; the lease will expire and the signal be retried');
