@@ -1,4 +1,5 @@
 import { describe, it, expect } from 'vitest';
+import { memoryHistory } from './support/memoryHistory.ts';
 import { pino } from 'pino';
 import classifier, { RULE_IDS } from '../src/diagnosers/analysers/exception-classifier.ts';
 import { MANUAL_STEPS, renderManualSteps } from '../src/diagnosers/manualSteps.ts';
@@ -29,7 +30,7 @@ function signal(exception: SignalException | null, payload: Record<string, unkno
 function context(exception: SignalException | null, options: { operator?: string; upstream?: CatalogTable[] } = {}): AnalyserContext {
   const catalog: CatalogView = { table: null, teams: new Map(), upstream: options.upstream ?? [], platformTeam: 'data-platform' };
   const payload = options.operator === undefined ? {} : { operator: options.operator };
-  return { signal: signal(exception, payload), catalog, helpers: { log, abortSignal: new AbortController().signal } };
+  return { signal: signal(exception, payload), catalog, helpers: { log, abortSignal: new AbortController().signal, history: memoryHistory() } };
 }
 
 async function classify(type: string, message: string, options: { operator?: string; upstream?: CatalogTable[] } = {}): Promise<AnalyserResult> {

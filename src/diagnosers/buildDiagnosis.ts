@@ -1,9 +1,8 @@
-import type { Logger } from 'pino';
 import type { Signal } from '../signals/types.ts';
 import { ANALYSERS } from './analysers/index.ts';
 import { resolveAssignee, type Assignee } from './assignee.ts';
 import { renderManualSteps } from './manualSteps.ts';
-import { runChain } from './runChain.ts';
+import { runChain, type ChainOptions } from './runChain.ts';
 import { DEFAULT_ASSIGNEE_ROLE, type Category } from './taxonomy.ts';
 import type { Analyser, CatalogView, EvidenceEntry } from './types.ts';
 
@@ -30,7 +29,7 @@ export function analysersFor(kind: Signal['kind'], registry: readonly Analyser[]
 export async function buildDiagnosis(
   signal: Signal,
   catalog: CatalogView,
-  options: { timeoutMs: number; log: Logger; shutdown?: AbortSignal; registry?: readonly Analyser[] },
+  options: ChainOptions & { registry?: readonly Analyser[] },
 ): Promise<Diagnosis> {
   const { evidence, verdict } = await runChain(analysersFor(signal.kind, options.registry), { signal, catalog }, options);
   if (catalog.table === null) {
@@ -43,7 +42,8 @@ export async function buildDiagnosis(
   const category: Category = verdict?.category ?? 'unknown';
   const details = verdict?.details ?? {};
   const upstream = typeof details.upstream === 'string' ? details.upstream : undefined;
-  const assignee = resolveAssignee(verdict?.assigneeRole ?? DEFAULT_ASSIGNEE_ROLE[category], catalog, signal.table, upstream);
+  const assignee = verdict?.inherit?.assignee
+    ?? resolveAssignee(verdict?.assigneeRole ?? DEFAULT_ASSIGNEE_ROLE[category], catalog, signal.table, upstream);
   const summary = verdict?.summaryText
     ?? (signal.exception
       ? `No analyser recognised ${signal.exception.type}: ${truncate(signal.exception.message, 200)}`
@@ -70,7 +70,7 @@ export async function buildDiagnosis(
     summary,
     confidence: verdict?.confidence ?? 0,
     assignee,
-    incidentId: incidentKey(category, signal.table, catalog, details),
+    incidentId: verdict?.inherit?.incidentId ?? incidentKey(category, signal.table, catalog, details),
     manualSteps,
     evidence,
   };

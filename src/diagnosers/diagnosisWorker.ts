@@ -11,7 +11,8 @@ import type { Signal } from '../signals/types.ts';
 import { normaliseError } from '../errors.ts';
 import type { Metrics } from '../metrics.ts';
 import { buildDiagnosis } from './buildDiagnosis.ts';
-import type { Analyser } from './types.ts';
+import type { Analyser, SignalHistory } from './types.ts';
+import { postgresSignalHistory } from '../db/signalHistory.ts';
 
 export interface DiagnosisWorkerOptions {
   database: Database;
@@ -45,8 +46,11 @@ export class DiagnosisWorker {
   /** Ids this process is diagnosing right now; its other claims are orphans it may take back. */
   private readonly active = new Set<string>();
 
+  private readonly history: SignalHistory;
+
   constructor(private readonly options: DiagnosisWorkerOptions) {
     this.queue = new PQueue({ concurrency: options.concurrency });
+    this.history = postgresSignalHistory(options.database.db);
   }
 
   start(): void {
@@ -153,7 +157,7 @@ export class DiagnosisWorker {
       } else {
         const catalog = await loadCatalogView(database.db, signal.table, this.options.platformTeam);
         const diagnosis = await buildDiagnosis(signal, catalog, {
-          timeoutMs: this.options.analyserTimeoutMs, log: signalLog, shutdown: this.shutdown.signal, registry: this.options.registry,
+          timeoutMs: this.options.analyserTimeoutMs, log: signalLog, shutdown: this.shutdown.signal, registry: this.options.registry, history: this.history,
         });
         category = diagnosis.category;
         outcome = await recordDiagnosis(database.db, signal, diagnosis);

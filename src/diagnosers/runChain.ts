@@ -1,6 +1,6 @@
 import type { Logger } from 'pino';
 import { normaliseError } from '../errors.ts';
-import type { Analyser, AnalyserContext, EvidenceEntry, Verdict } from './types.ts';
+import type { Analyser, AnalyserContext, EvidenceEntry, SignalHistory, Verdict } from './types.ts';
 import { renderMessage } from './types.ts';
 
 /** A verdict at or above this confidence ends the chain; lower ones are kept as the best so far. */
@@ -10,6 +10,13 @@ export interface ChainOutcome {
   evidence: EvidenceEntry[];
   /** The verdict that decided, with the analyser it came from and its rendered summary; null when none. */
   verdict: (Verdict & { analyser: string; summaryText: string }) | null;
+}
+
+export interface ChainOptions {
+  timeoutMs: number;
+  log: Logger;
+  history: SignalHistory;
+  shutdown?: AbortSignal;
 }
 
 class AnalyserTimeout extends Error {
@@ -35,7 +42,7 @@ function withTimeout<T>(work: Promise<T>, ms: number, controller: AbortControlle
 export async function runChain(
   analysers: readonly Analyser[],
   base: Omit<AnalyserContext, 'helpers'>,
-  options: { timeoutMs: number; log: Logger; shutdown?: AbortSignal },
+  options: ChainOptions,
 ): Promise<ChainOutcome> {
   const evidence: EvidenceEntry[] = [];
   let best: ChainOutcome['verdict'] = null;
@@ -49,7 +56,7 @@ export async function runChain(
       analyser: id, version, inputs: analyserInputs(base), observations: {}, findings: [], verdict: null, error: null, duration_ms: 0,
     };
     try {
-      const ctx: AnalyserContext = { ...base, helpers: { log: options.log.child({ analyser: id }), abortSignal: controller.signal } };
+      const ctx: AnalyserContext = { ...base, helpers: { log: options.log.child({ analyser: id }), abortSignal: controller.signal, history: options.history } };
       const result = await withTimeout(Promise.resolve().then(() => analyser.analyse(ctx)), options.timeoutMs, controller);
       entry.observations = result.observations ?? {};
       entry.findings = (result.findings ?? []).map((f) => ({ ...f, text: renderMessage(messages[f.messageId] ?? f.messageId, f.data) }));

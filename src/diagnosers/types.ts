@@ -23,6 +23,47 @@ export interface Verdict {
   summary: Finding;
   /** Specifics for the manual steps template (e.g. the missing column, the upstream table). */
   details?: Record<string, string | number>;
+  /**
+   * Set when the cause is another RCA's (an SLA miss whose run already failed takes that
+   * failure's diagnosis): the new record gets its incident and assignee instead of fresh ones.
+   */
+  inherit?: InheritedDiagnosis;
+}
+
+export interface InheritedDiagnosis {
+  rcaId: string;
+  incidentId: string | null;
+  assignee: { team: string | null; role: AssigneeRole; reason: string };
+}
+
+/** An earlier signal about a table, with the RCA written for it (if any yet). */
+export interface HistoricSignal {
+  id: string;
+  kind: SignalKind;
+  event: string | null;
+  table: string;
+  occurredAt: Date;
+  pipeline: Signal['pipeline'];
+  payload: Record<string, unknown>;
+  rca: {
+    id: string; category: Category; status: string; summary: string; incidentId: string | null;
+    assigneeTeam: string | null; assigneeRole: AssigneeRole; assigneeReason: string;
+  } | null;
+}
+
+export interface TableHealthSnapshot {
+  table: string;
+  status: 'healthy' | 'degraded' | 'unhealthy' | 'unknown';
+  since: Date;
+  lastSuccessAt: Date | null;
+}
+
+/** Read access to what Medic already knows; PostgreSQL-backed in the daemon. */
+export interface SignalHistory {
+  /** Signals about `table` that occurred in [since, until], newest first. */
+  forTable(table: string, options: { since: Date; until?: Date; kinds?: SignalKind[]; limit?: number }): Promise<HistoricSignal[]>;
+  /** Current health of the given tables; tables never heard of are left out. */
+  health(tables: string[]): Promise<TableHealthSnapshot[]>;
 }
 
 /** What one analyser returns: what it saw, and optionally a verdict. */
@@ -57,6 +98,8 @@ export interface AnalyserHelpers {
   log: Logger;
   /** Aborted when the analyser's time budget runs out or the daemon shuts down. */
   abortSignal: AbortSignal;
+  /** Earlier signals and current table health. */
+  history: SignalHistory;
 }
 
 export interface AnalyserContext {
