@@ -7,6 +7,7 @@ import { applyCatalog, CatalogError } from './catalog/catalogStore.ts';
 import { ensureHealthRows } from './db/healthWriter.ts';
 import { createToken, listTokens, revokeToken, ROLES, type Role } from './api/tokens.ts';
 import type { Database } from './db/client.ts';
+import { sampleDqFailure, sampleSlaMiss } from './signals/sampleEvents.ts';
 
 /** Runs `work` against the configured database; an embedded server this command started is stopped again. */
 async function withDatabase<T>(config: Config, work: (database: Database) => Promise<T>): Promise<T> {
@@ -89,6 +90,39 @@ export function buildCli(): Command {
     if (!revoked) throw new Error(`no active token named "${options.name}"`);
     process.stdout.write(`revoked ${options.name}\n`);
   });
+  program.command('produce')
+    .description('publish sample SLA-miss or DQ-failure events to Kafka (KAFKA_BROKERS), for demos and checks')
+    .argument('<kind>', 'sla-miss or dq-failure')
+    .requiredOption('--table <table>', 'the lake table the event is about')
+    .option('--count <n>', 'how many events (each with a fresh id)', '1')
+    .option('--set <json>', 'fields to override, as JSON, e.g. \'{"source_count":0}\'')
+    .option('--raw <text>', 'send this text as the message value instead (to see a dead letter)')
+    .action(async (kind: string, options: { table: string; count: string; set?: string; raw?: string }) => {
+      const config = loadConfig();
+      if (!config.kafka) throw new Error('KAFKA_BROKERS is not set; e.g. KAFKA_BROKERS=127.0.0.1:9092 medic produce sla-miss --table lake.orders');
+      if (kind !== 'sla-miss' && kind !== 'dq-failure') throw new Error(`kind must be sla-miss or dq-failure (got ${kind})`);
+      const count = Number(options.count);
+      if (!Number.isInteger(count) || count < 1 || count > 100_000) throw new Error('--count must be a whole number from 1 to 100000');
+      let overrides: Record<string, unknown> = {};
+      if (options.set) {
+        try { overrides = JSON.parse(options.set) as Record<string, unknown>; } catch { throw new Error('--set must be a JSON object'); }
+      }
+      const topic = kind === 'sla-miss' ? config.kafka.slaMissTopic : config.kafka.dqFailureTopic;
+      const { Kafka, Partitioners, logLevel } = await import('kafkajs');
+      const producer = new Kafka({ clientId: 'medic-produce', brokers: config.kafka.brokers, logLevel: logLevel.ERROR }).producer({ createPartitioner: Partitioners.DefaultPartitioner });
+      await producer.connect();
+      try {
+        const messages = Array.from({ length: count }, () => {
+          if (options.raw !== undefined) return { key: options.table, value: options.raw };
+          const event = kind === 'sla-miss' ? sampleSlaMiss(options.table, new Date(), overrides) : sampleDqFailure(options.table, new Date(), overrides);
+          return { key: options.table, value: JSON.stringify(event) };
+        });
+        await producer.send({ topic, messages });
+        process.stdout.write(`published ${count} message(s) to ${topic}\n`);
+      } finally {
+        await producer.disconnect();
+      }
+    });
   return program;
 }
 

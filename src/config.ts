@@ -1,4 +1,5 @@
 import path from 'node:path';
+import cron from 'node-cron';
 
 /**
  * The one place that reads `process.env` (DESIGN 10.3). Everything is validated at start and
@@ -41,10 +42,31 @@ export interface Config {
   logLevel: string;
   /** Assignee of last resort when the catalog marks no team `platform: true`. */
   platformTeam: string;
+  /** Kafka consumers run only when brokers are configured (DESIGN 2). */
+  kafka: KafkaConfig | null;
+  /** The every-minute SLA monitor (DESIGN 3.5). On by default; one replica runs it at a time. */
+  slaMonitor: boolean;
+  /** node-cron expression for the SLA monitor's pass (default every minute). */
+  slaMonitorSchedule: string;
   airflow: Map<string, AirflowInstanceConfig>;
   /** Source DSNs by catalog source name (SOURCE_<NAME>_DSN). */
   sourceDsns: Map<string, string>;
 }
+
+export interface KafkaConfig {
+  brokers: string[];
+  clientId: string;
+  groupId: string;
+  slaMissTopic: string;
+  dqFailureTopic: string;
+  /** Larger messages are dead-lettered, never parsed. */
+  maxMessageBytes: number;
+  /** Partitions handled at once; order is kept within each partition. */
+  partitionsConcurrency: number;
+}
+
+/** Topic names when none are configured. */
+export const DEFAULT_TOPICS = { slaMissTopic: 'medic.sla-miss', dqFailureTopic: 'medic.dq-failure' } as const;
 
 export class ConfigError extends Error {
   constructor(readonly problems: string[]) {
@@ -127,6 +149,28 @@ export function loadConfig(env: Env = process.env, cwd: string = process.cwd()):
     if (dsn && value) sourceDsns.set(dsn[1]!, value);
   }
 
+  let kafka: KafkaConfig | null = null;
+  if (env.KAFKA_BROKERS) {
+    const brokers = env.KAFKA_BROKERS.split(',').map((b) => b.trim()).filter(Boolean);
+    for (const broker of brokers) {
+      if (!/^[^\s:/]+:\d{1,5}$/.test(broker)) problems.push(`KAFKA_BROKERS entries must be host:port, comma-separated (got ${JSON.stringify(broker)}).`);
+    }
+    kafka = {
+      brokers,
+      clientId: env.MEDIC_KAFKA_CLIENT_ID || 'medic',
+      groupId: env.MEDIC_KAFKA_GROUP || 'medic',
+      slaMissTopic: env.MEDIC_KAFKA_TOPIC_SLA_MISS || DEFAULT_TOPICS.slaMissTopic,
+      dqFailureTopic: env.MEDIC_KAFKA_TOPIC_DQ_FAILURE || DEFAULT_TOPICS.dqFailureTopic,
+      maxMessageBytes: intVar(env, 'MEDIC_KAFKA_MAX_MESSAGE_BYTES', 1_048_576, 1024, 100 * 1_048_576, problems),
+      partitionsConcurrency: intVar(env, 'MEDIC_KAFKA_PARTITIONS_CONCURRENCY', 8, 1, 1000, problems),
+    };
+  }
+  const slaMonitorRaw = env.MEDIC_SLA_MONITOR || 'on';
+  if (slaMonitorRaw !== 'on' && slaMonitorRaw !== 'off') problems.push(`MEDIC_SLA_MONITOR must be on or off (got ${JSON.stringify(slaMonitorRaw)}).`);
+
+  const slaMonitorSchedule = env.MEDIC_SLA_MONITOR_CRON || '* * * * *';
+  if (!cron.validate(slaMonitorSchedule)) problems.push(`MEDIC_SLA_MONITOR_CRON is not a cron expression (got ${JSON.stringify(slaMonitorSchedule)}); e.g. "* * * * *" for every minute.`);
+
   const config: Config = {
     port,
     host: env.HOST || '127.0.0.1',
@@ -141,6 +185,9 @@ export function loadConfig(env: Env = process.env, cwd: string = process.cwd()):
     bodyLimitBytes: intVar(env, 'MEDIC_BODY_LIMIT_BYTES', 1_048_576, 1024, 64 * 1_048_576, problems),
     logLevel,
     platformTeam: env.MEDIC_PLATFORM_TEAM || 'data-platform',
+    kafka,
+    slaMonitor: slaMonitorRaw !== 'off',
+    slaMonitorSchedule,
     airflow,
     sourceDsns,
   };
@@ -162,6 +209,14 @@ export const CONFIG_HELP = `Environment:
   MEDIC_ANALYSER_TIMEOUT_MS    time budget per analyser (default 10000)
   MEDIC_BODY_LIMIT_BYTES       largest request body accepted (default 1048576)
   MEDIC_PLATFORM_TEAM          fallback assignee when no catalog team is marked platform (default data-platform)
+  KAFKA_BROKERS                host:port,... — consume SLA-miss and DQ-failure events (unset: HTTP only)
+  MEDIC_KAFKA_GROUP            consumer group (default medic)
+  MEDIC_KAFKA_TOPIC_SLA_MISS   default medic.sla-miss
+  MEDIC_KAFKA_TOPIC_DQ_FAILURE default medic.dq-failure
+  MEDIC_KAFKA_MAX_MESSAGE_BYTES  larger messages are dead-lettered (default 1048576)
+  MEDIC_KAFKA_PARTITIONS_CONCURRENCY  partitions consumed at once, in order within each (default 8)
+  MEDIC_SLA_MONITOR            on|off: emit sla_miss for catalog SLAs that pass with no success (default on)
+  MEDIC_SLA_MONITOR_CRON       when the SLA monitor runs (default "* * * * *", every minute)
   LOG_LEVEL                    fatal|error|warn|info|debug|trace|silent (default info)
   AIRFLOW_<NAME>_URL/_USERNAME/_PASSWORD/_API   an Airflow instance named in the catalog
   SOURCE_<NAME>_DSN            a source database named in the catalog`;

@@ -1,5 +1,5 @@
 import type { Logger } from 'pino';
-import type { Config } from './config.ts';
+import { DEFAULT_TOPICS, type Config } from './config.ts';
 import { openDatabase, type Database } from './db/client.ts';
 import { startEmbeddedPostgres, type EmbeddedPostgres } from './db/embeddedPostgres.ts';
 import { runMigrations } from './db/migrate.ts';
@@ -12,6 +12,8 @@ import { readCatalogFile } from './catalog/catalogFile.ts';
 import { applyCatalog } from './catalog/catalogStore.ts';
 import { ensureHealthRows } from './db/healthWriter.ts';
 import { normaliseError } from './errors.ts';
+import { KafkaSignalConsumer, topicKinds } from './signals/kafkaConsumer.ts';
+import { startSlaMonitor } from './signals/slaMonitor.ts';
 
 export interface RunningDaemon {
   url: string;
@@ -76,12 +78,17 @@ export async function startDaemon(config: Config, log: Logger): Promise<RunningD
     bodyLimitBytes: config.bodyLimitBytes,
     platformTeam: config.platformTeam,
     onSignalStored: () => worker.poke(),
+    topicKinds: topicKinds(config.kafka ?? DEFAULT_TOPICS),
     isAccepting: () => accepting,
   });
   await app.listen({ port: config.port, host: config.host });
   const address = app.server.address();
   const port = typeof address === 'object' && address ? address.port : config.port;
   worker.start();
+  const kafka = config.kafka ? new KafkaSignalConsumer({ config: config.kafka, database, log, metrics, onSignalStored: () => worker.poke() }) : null;
+  // The broker may be down at start: the daemon serves HTTP meanwhile and the consumer keeps trying.
+  if (kafka) void startKafkaWithRetry(kafka, log);
+  const slaMonitor = config.slaMonitor ? startSlaMonitor({ db: database.db, log, schedule: config.slaMonitorSchedule, onEmitted: () => worker.poke() }) : null;
   accepting = true;
   const url = `http://${config.host === '0.0.0.0' ? '127.0.0.1' : config.host}:${port}`;
   log.info({ url, database: embedded ? `embedded (${embedded.dataDir})` : 'DATABASE_URL', startup_ms: Math.round(performance.now() - started) }, 'medic is ready');
@@ -92,6 +99,8 @@ export async function startDaemon(config: Config, log: Logger): Promise<RunningD
       accepting = false;
       log.info('shutting down: no new requests, draining');
       await app.close().catch((e) => log.error({ err: normaliseError(e, 'closing the HTTP server') }, 'shutdown step failed'));
+      await kafka?.stop().catch((e) => log.error({ err: normaliseError(e, 'stopping the Kafka consumer') }, 'shutdown step failed'));
+      await slaMonitor?.stop().catch((e) => log.error({ err: normaliseError(e, 'stopping the SLA monitor') }, 'shutdown step failed'));
       await worker.stop().catch((e) => log.error({ err: normaliseError(e, 'stopping diagnosis') }, 'shutdown step failed'));
       await database.close().catch((e) => log.error({ err: normaliseError(e, 'closing the database pool') }, 'shutdown step failed'));
       if (embedded) await embedded.stop().catch((e) => log.error({ err: normaliseError(e, 'stopping the embedded PostgreSQL') }, 'shutdown step failed'));
@@ -100,4 +109,18 @@ export async function startDaemon(config: Config, log: Logger): Promise<RunningD
     return stopping;
   };
   return { url, port, app, database, worker, embedded, stop };
+}
+
+async function startKafkaWithRetry(kafka: KafkaSignalConsumer, log: Logger): Promise<void> {
+  for (let attempt = 1; ; attempt++) {
+    if (kafka.isStopping) return;
+    try {
+      await kafka.start();
+      return;
+    } catch (error) {
+      const delay = Math.min(30_000, 1000 * 2 ** Math.min(attempt, 5));
+      log.error({ err: normaliseError(error, 'starting the Kafka consumer'), retry_in_ms: delay }, 'Kafka consumer could not start; retrying');
+      await new Promise((r) => setTimeout(r, delay));
+    }
+  }
 }

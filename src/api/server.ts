@@ -13,6 +13,8 @@ import { catalogRoutes } from './routes/catalogRoutes.ts';
 import { tableRoutes } from './routes/tableRoutes.ts';
 import { rcaRoutes } from './routes/rcaRoutes.ts';
 import { opsRoutes } from './routes/opsRoutes.ts';
+import { deadLetterRoutes } from './routes/deadLetterRoutes.ts';
+import type { EventKind } from '../signals/kafkaEvents.ts';
 
 /** What the routes need; passed in, never imported as globals (DESIGN 10.4). */
 export interface ApiDeps {
@@ -24,6 +26,8 @@ export interface ApiDeps {
   platformTeam: string;
   /** Tells the diagnosis worker a signal was stored, so it does not wait for its poll. */
   onSignalStored: () => void;
+  /** Which signal kind each Kafka topic carries, for dead-letter replay. */
+  topicKinds: Map<string, EventKind>;
   /** False while starting up or shutting down; /readyz reports it. */
   isAccepting: () => boolean;
 }
@@ -109,6 +113,7 @@ export async function buildServer(deps: ApiDeps): Promise<App> {
   await app.register(catalogRoutes(deps));
   await app.register(tableRoutes(deps));
   await app.register(rcaRoutes(deps));
+  await app.register(deadLetterRoutes(deps));
   app.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger());
   return app;
 }

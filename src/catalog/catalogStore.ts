@@ -1,11 +1,9 @@
 import { eq, inArray, sql, or } from 'drizzle-orm';
-import type { Db } from '../db/client.ts';
+import type { Db, Queryable } from '../db/client.ts';
 import { catalogTables, teams } from '../db/schema.ts';
 import type { CatalogDocument, CatalogTable, Team } from './types.ts';
 import type { CatalogView } from '../diagnosers/types.ts';
 
-type Tx = Parameters<Parameters<Db['transaction']>[0]>[0];
-type Queryable = Db | Tx;
 
 function tableRow(table: CatalogTable) {
   return {

@@ -3,6 +3,10 @@ import { drizzle, type NodePgDatabase } from 'drizzle-orm/node-postgres';
 import * as schema from './schema.ts';
 
 export type Db = NodePgDatabase<typeof schema>;
+/** A transaction handle, usable wherever a query runs. */
+export type Tx = Parameters<Parameters<Db['transaction']>[0]>[0];
+/** The database or a transaction in progress. */
+export type Queryable = Db | Tx;
 
 /** A pool and the drizzle handle on it; `close()` ends the pool. */
 export interface Database {

@@ -1,11 +1,10 @@
 import { randomUUID } from 'node:crypto';
 import { and, eq, inArray, lte, sql } from 'drizzle-orm';
-import type { Db } from './client.ts';
+import type { Db, Tx } from './client.ts';
 import { healthEvents, rcaRecords, signals, tableHealth } from './schema.ts';
 import type { Signal } from '../signals/types.ts';
 import type { Diagnosis } from '../diagnosers/buildDiagnosis.ts';
 
-type Tx = Parameters<Parameters<Db['transaction']>[0]>[0];
 
 export type HealthStatus = 'healthy' | 'degraded' | 'unhealthy' | 'unknown';
 /** RCA statuses that still need someone (or a resolver) to act. */

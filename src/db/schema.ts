@@ -1,7 +1,10 @@
 import { sql } from 'drizzle-orm';
 import {
+  customType,
   pgTable, text, integer, boolean, jsonb, timestamp, uuid, real, bigserial, index, uniqueIndex,
 } from 'drizzle-orm/pg-core';
+
+const bytea = customType<{ data: Buffer; driverData: Buffer }>({ dataType: () => 'bytea' });
 
 const ts = (name: string) => timestamp(name, { withTimezone: true, mode: 'date' });
 
@@ -25,6 +28,8 @@ export const catalogTables = pgTable('catalog_tables', {
   upstream: text('upstream').array().notNull().default(sql`'{}'::text[]`),
   source: jsonb('source'),
   sla: jsonb('sla'),
+  /** When the table was onboarded: the SLA monitor never reports deadlines from before it. */
+  createdAt: ts('created_at').notNull().defaultNow(),
   updatedAt: ts('updated_at').notNull().defaultNow(),
 }, (t) => [index('catalog_tables_dag_id_idx').on(t.dagId)]);
 
@@ -116,3 +121,23 @@ export const apiTokens = pgTable('api_tokens', {
   createdAt: ts('created_at').notNull().defaultNow(),
   revokedAt: ts('revoked_at'),
 }, (t) => [uniqueIndex('api_tokens_hash_idx').on(t.tokenHash), uniqueIndex('api_tokens_name_idx').on(t.name)]);
+
+/**
+ * Kafka messages that could not become signals (bad JSON, wrong schema, oversized): kept
+ * byte for byte so nothing is lost and they can be replayed once the cause is fixed.
+ */
+export const deadLetters = pgTable('dead_letters', {
+  id: uuid('id').primaryKey(),
+  topic: text('topic').notNull(),
+  partition: integer('partition').notNull(),
+  offset: text('offset').notNull(),
+  key: bytea('key'),
+  value: bytea('value'),
+  /** Size of the original value; `value` holds it whole. */
+  valueBytes: integer('value_bytes').notNull(),
+  headers: jsonb('headers'),
+  reason: text('reason').notNull(),
+  receivedAt: ts('received_at').notNull().defaultNow(),
+  replayedAt: ts('replayed_at'),
+  replayedSignalId: uuid('replayed_signal_id'),
+}, (t) => [uniqueIndex('dead_letters_position_idx').on(t.topic, t.partition, t.offset), index('dead_letters_received_idx').on(t.receivedAt, t.id)]);

@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { eq, inArray } from 'drizzle-orm';
-import type { Db } from '../db/client.ts';
+import type { Db, Queryable } from '../db/client.ts';
 import { signals } from '../db/schema.ts';
 import type { Signal } from './types.ts';
 
@@ -19,7 +19,7 @@ export interface StoreResult {
  * Persists signals, deduplicated by `dedupe_key`. Returns only after the rows are committed:
  * the caller acknowledges the sender after this and never before (DESIGN 1).
  */
-export async function storeSignals(db: Db, batch: NewSignal[]): Promise<StoreResult> {
+export async function storeSignals(db: Queryable, batch: NewSignal[]): Promise<StoreResult> {
   if (batch.length === 0) return { ids: [], duplicate: false, inserted: 0 };
   const rows = batch.map((s) => ({
     id: randomUUID(),

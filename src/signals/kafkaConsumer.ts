@@ -1,0 +1,148 @@
+import { Kafka, logLevel as KafkaLogLevel, type Consumer, type EachMessagePayload, type LogEntry } from 'kafkajs';
+import type { Logger } from 'pino';
+import type { KafkaConfig } from '../config.ts';
+import type { Database } from '../db/client.ts';
+import type { Metrics } from '../metrics.ts';
+import { isDatabaseUnavailable } from '../api/errors.ts';
+import { normaliseError } from '../errors.ts';
+import { parseEventBytes, type EventKind } from './kafkaEvents.ts';
+import { insertDeadLetter } from './deadLetters.ts';
+import { storeSignals } from './signalStore.ts';
+
+export interface KafkaConsumerDeps {
+  config: KafkaConfig;
+  database: Database;
+  log: Logger;
+  metrics: Metrics;
+  onSignalStored: () => void;
+}
+
+/** Topic → the signal kind its events become. */
+export function topicKinds(config: Pick<KafkaConfig, 'slaMissTopic' | 'dqFailureTopic'>): Map<string, EventKind> {
+  return new Map([[config.slaMissTopic, 'sla_miss'], [config.dqFailureTopic, 'dq_failure']]);
+}
+
+/**
+ * Consumes SLA-miss and DQ-failure events. Consuming means persisting: the handler stores the
+ * signal (or the dead letter) and returns, and kafkajs commits the offset only after that, so
+ * delivery is at-least-once and the event id makes a redelivery a no-op. Diagnosis happens on
+ * the diagnosis queue, never here, so a slow analyser cannot stall heartbeats. The handler never
+ * throws for a bad message: a crash loop on one poison message is impossible by construction.
+ */
+export class KafkaSignalConsumer {
+  private readonly consumer: Consumer;
+  private readonly kinds: Map<string, EventKind>;
+  private stopping = false;
+
+  constructor(private readonly deps: KafkaConsumerDeps) {
+    const { config, log } = deps;
+    const kafkaLog = log.child({ component: 'kafka' });
+    const kafka = new Kafka({
+      clientId: config.clientId,
+      brokers: config.brokers,
+      logLevel: KafkaLogLevel.WARN,
+      // kafkajs logs through our JSON logger rather than its own console format.
+      logCreator: () => ({ level, log: entry }: LogEntry) => {
+        const { message, ...extra } = entry;
+        if (level <= KafkaLogLevel.ERROR) kafkaLog.error(extra, message);
+        else if (level === KafkaLogLevel.WARN) kafkaLog.warn(extra, message);
+        else kafkaLog.debug(extra, message);
+      },
+      retry: { initialRetryTime: 300, retries: 10, maxRetryTime: 10_000 },
+    });
+    this.consumer = kafka.consumer({ groupId: config.groupId, maxBytesPerPartition: Math.max(config.maxMessageBytes * 2, 1_048_576) });
+    this.kinds = topicKinds(config);
+    this.consumer.on(this.consumer.events.CRASH, (event) => {
+      kafkaLog.error({ err: event.payload.error, restart: event.payload.restart }, 'Kafka consumer crashed; kafkajs restarts it');
+    });
+    this.consumer.on(this.consumer.events.GROUP_JOIN, (event) => {
+      kafkaLog.info({ member: event.payload.memberId, assignment: event.payload.memberAssignment }, 'joined the consumer group');
+    });
+  }
+
+  async start(): Promise<void> {
+    const { config, log } = this.deps;
+    await this.consumer.connect();
+    // From the beginning for a new group: events published before Medic's first start are not skipped.
+    await this.consumer.subscribe({ topics: [config.slaMissTopic, config.dqFailureTopic], fromBeginning: true });
+    await this.consumer.run({
+      partitionsConsumedConcurrently: config.partitionsConcurrency,
+      eachMessage: (payload) => this.handle(payload),
+    });
+    log.info({ brokers: config.brokers, group: config.groupId, topics: [config.slaMissTopic, config.dqFailureTopic] }, 'Kafka consumer started');
+  }
+
+  get isStopping(): boolean {
+    return this.stopping;
+  }
+
+  async stop(): Promise<void> {
+    this.stopping = true;
+    await this.consumer.disconnect();
+  }
+
+  private async handle({ topic, partition, message, heartbeat }: EachMessagePayload): Promise<void> {
+    const { config, database, metrics, log } = this.deps;
+    const kind = this.kinds.get(topic)!;
+    const position = { topic, partition, offset: message.offset };
+    const value = message.value;
+    let outcome: { ok: true; store: () => Promise<void> } | { ok: false; reason: string };
+    if (value && value.length > config.maxMessageBytes) {
+      outcome = { ok: false, reason: `oversized: ${value.length} bytes > MEDIC_KAFKA_MAX_MESSAGE_BYTES ${config.maxMessageBytes}` };
+    } else {
+      const parsed = parseEventBytes(kind, value, 'kafka', new Date());
+      outcome = parsed.ok
+        ? {
+          ok: true,
+          store: async () => {
+            const stored = await storeSignals(database.db, [parsed.signal]);
+            if (stored.duplicate) {
+              metrics.signalsDuplicate.inc({ source: 'kafka' });
+              log.info({ ...position, signal_id: stored.ids[0] }, 'redelivered Kafka event; already stored');
+            } else {
+              metrics.signalsReceived.inc({ kind, source: 'kafka' });
+              log.info({ ...position, signal_id: stored.ids[0], table: parsed.signal.table, kind }, 'signal accepted');
+              this.deps.onSignalStored();
+            }
+          },
+        }
+        : parsed;
+    }
+    const deadLetter = (reason: string) => async () => {
+      await insertDeadLetter(database.db, {
+        ...position, key: message.key ?? null, value: value ?? null, reason,
+        headers: message.headers ? Object.fromEntries(Object.entries(message.headers).map(([k, v]) => [k, String(v ?? '')])) : null,
+      });
+      metrics.signalsRejected.inc({ source: 'kafka' });
+      log.warn({ ...position, reason }, 'poison message dead-lettered; consuming on');
+    };
+
+    let work = outcome.ok ? outcome.store : deadLetter(outcome.reason);
+    for (let attempt = 1; ; attempt++) {
+      try {
+        await work();
+        return;
+      } catch (thrown) {
+        const error = normaliseError(thrown, `Kafka ${topic}/${partition}@${message.offset}`);
+        if (this.stopping) throw error; // not committed: redelivered to whoever takes the partition
+        if (isDatabaseUnavailable(thrown)) {
+          // Hold the partition (the offset stays uncommitted) until PostgreSQL is back, heartbeating so the group does not rebalance.
+          const delay = Math.min(5000, 200 * 2 ** Math.min(attempt, 5));
+          log.warn({ ...position, err: error, retry_in_ms: delay }, 'database unavailable; holding this partition until it is back');
+          await new Promise((r) => setTimeout(r, delay));
+          await heartbeat().catch(() => undefined);
+          continue;
+        }
+        // Anything else is about this message (or a bug it triggers): dead-letter it and go on.
+        if (attempt >= 5) {
+          // Even the dead letter cannot be written and the database is up: log everything needed
+          // to recover the message by hand rather than block the partition forever.
+          log.fatal({ ...position, err: error, value_base64: value?.toString('base64') }, 'could not store nor dead-letter a Kafka message; skipping it');
+          return;
+        }
+        log.error({ ...position, err: error }, 'handling a Kafka message failed; dead-lettering it');
+        work = deadLetter(`handler error: ${error.message}`);
+      }
+    }
+  }
+}

@@ -1,0 +1,107 @@
+import { CronExpressionParser } from 'cron-parser';
+import cron from 'node-cron';
+import { and, eq, gte, isNotNull, sql } from 'drizzle-orm';
+import type { Logger } from 'pino';
+import type { Db } from '../db/client.ts';
+import { catalogTables, signals } from '../db/schema.ts';
+import type { TableSla } from '../catalog/types.ts';
+import { normaliseSlaMiss, type SlaMissEvent } from './kafkaEvents.ts';
+import { storeSignals, type NewSignal } from './signalStore.ts';
+import { normaliseError } from '../errors.ts';
+
+/** Held (per transaction) by the replica running the check; the others skip that period. */
+const SLA_MONITOR_LOCK = 7_304_119_002;
+
+/**
+ * The newest deadline that has passed: the latest schedule tick T with
+ * T + complete_within ≤ now, and its deadline. Schedules are read in UTC.
+ */
+export function lastPassedDeadline(sla: TableSla, now: Date): { tick: Date; deadline: Date } {
+  const windowMs = sla.complete_within_minutes * 60_000;
+  const expression = CronExpressionParser.parse(sla.schedule, { currentDate: new Date(now.getTime() - windowMs + 1), tz: 'UTC' });
+  const tick = expression.prev().toDate();
+  return { tick, deadline: new Date(tick.getTime() + windowMs) };
+}
+
+export interface SlaCheckResult { checked: number; emitted: NewSignal[]; skipped: boolean }
+
+/**
+ * One pass of the SLA monitor (DESIGN 3.5): for every catalog table with an `sla` whose newest
+ * deadline passed with no success since its schedule tick, store an `sla_miss` signal — unless
+ * one for that deadline already exists (from an external producer or an earlier pass; the event
+ * id `sla-monitor:<table>:<tick>` makes the monitor's own idempotent too). Runs under a
+ * transaction-level advisory lock so that one replica does each period's work.
+ */
+export async function runSlaCheck(db: Db, now: Date, log: Logger): Promise<SlaCheckResult> {
+  return db.transaction(async (tx) => {
+    const lock = await tx.execute<{ locked: boolean }>(sql`SELECT pg_try_advisory_xact_lock(${SLA_MONITOR_LOCK}) AS locked`);
+    if (!lock.rows[0]?.locked) return { checked: 0, emitted: [], skipped: true };
+    const tables = await tx.select().from(catalogTables).where(isNotNull(catalogTables.sla));
+    const emitted: NewSignal[] = [];
+    for (const table of tables) {
+      const sla = table.sla as TableSla;
+      let passed: { tick: Date; deadline: Date };
+      try {
+        passed = lastPassedDeadline(sla, now);
+      } catch (error) {
+        log.warn({ table: table.name, schedule: sla.schedule, err: normaliseError(error, 'sla schedule') }, 'cannot read this table\'s SLA schedule; skipped');
+        continue;
+      }
+      // Deadlines from before the table was onboarded are nobody's miss.
+      if (passed.tick < table.createdAt) continue;
+      const [success] = await tx.select({ id: signals.id }).from(signals)
+        .where(and(eq(signals.tableName, table.name), eq(signals.kind, 'success'), gte(signals.occurredAt, passed.tick))).limit(1);
+      if (success) continue;
+      const expectedBy = passed.deadline.toISOString();
+      // Payloads were validated as date-times when stored, so the cast is safe.
+      const [already] = await tx.select({ id: signals.id }).from(signals)
+        .where(and(eq(signals.tableName, table.name), eq(signals.kind, 'sla_miss'), sql`(${signals.payload}->>'expected_by')::timestamptz = ${expectedBy}::timestamptz`)).limit(1);
+      if (already) continue;
+      const [lastSuccess] = await tx.select({ at: signals.occurredAt }).from(signals)
+        .where(and(eq(signals.tableName, table.name), eq(signals.kind, 'success'))).orderBy(sql`${signals.occurredAt} DESC`).limit(1);
+      const pipeline = table.pipeline as { dag_id?: string } | null;
+      const event: SlaMissEvent = {
+        id: `sla-monitor:${table.name}:${passed.tick.toISOString()}`,
+        table: table.name,
+        sla_kind: 'completion',
+        expected_by: expectedBy,
+        detected_at: now.toISOString(),
+        dag_id: pipeline?.dag_id ?? null,
+        last_success_at: lastSuccess ? lastSuccess.at.toISOString() : null,
+        producer: 'medic-sla-monitor',
+      };
+      const signal = normaliseSlaMiss(event, 'sla-monitor', now);
+      const stored = await storeSignals(tx, [signal]);
+      if (!stored.duplicate) emitted.push(signal);
+    }
+    return { checked: tables.length, emitted, skipped: false };
+  });
+}
+
+/** Runs `runSlaCheck` on a node-cron schedule (every minute by default); errors are logged, never thrown. */
+export function startSlaMonitor(options: { db: Db; log: Logger; schedule: string; onEmitted: () => void }): { stop(): Promise<void> } {
+  const log = options.log.child({ component: 'sla-monitor' });
+  let running: Promise<void> | null = null;
+  const task = cron.schedule(options.schedule, () => {
+    if (running) return; // a slow pass is not overlapped by the next
+    running = (async () => {
+      try {
+        const result = await runSlaCheck(options.db, new Date(), log);
+        if (result.emitted.length > 0) {
+          for (const s of result.emitted) log.info({ table: s.table, expected_by: s.payload.expected_by }, 'SLA missed: sla_miss signal emitted');
+          options.onEmitted();
+        }
+      } catch (error) {
+        log.error({ err: normaliseError(error, 'sla monitor') }, 'SLA check failed; will try again next period');
+      } finally {
+        running = null;
+      }
+    })();
+  }, { name: 'medic-sla-monitor', noOverlap: true });
+  return {
+    async stop() {
+      await task.stop();
+      await running;
+    },
+  };
+}
