@@ -114,6 +114,19 @@ describe('Kafka signals against a real broker', () => {
     expect((await daemon.call('GET', '/v1/dead-letters', { token: null })).status).toBe(401);
   });
 
+  it('dead-letters a message whose handling fails (PostgreSQL refuses a \\u0000) instead of crash-looping on it', async () => {
+    const nul = JSON.stringify({ ...sampleDqFailure('lake.nul_text'), check: 'row_count\u0000' });
+    const after = sampleDqFailure('lake.after_nul');
+    await send('medic.dq-failure', [{ key: 'nul', value: nul }, { key: 'nul', value: JSON.stringify(after) }]);
+    await waitFor(async () => (await rows(`SELECT 1 FROM signals WHERE table_name = 'lake.after_nul'`)).length === 1, 30_000, 'the event after the failing one');
+    const letters = await rows<{ reason: string }>(`SELECT reason FROM dead_letters WHERE topic = 'medic.dq-failure'`);
+    expect(letters.map((l) => l.reason)).toEqual([expect.stringMatching(/^handler error: .*unsupported Unicode escape sequence/)]);
+    // The same body over HTTP is a 400, not a 500.
+    const http = await daemon.call('POST', '/v1/signals/dq-failure', { raw: nul });
+    expect(http.status).toBe(400);
+    expect(http.body.error.code).toBe('unstorable_text');
+  });
+
   it('loses nothing when the broker restarts mid-stream', async () => {
     const events = Array.from({ length: 100 }, (_, i) => sampleDqFailure(`lake.restart_${i % 10}`));
     await send('medic.dq-failure', events.slice(0, 50).map((e) => ({ key: e.table, value: JSON.stringify(e) })));

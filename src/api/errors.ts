@@ -54,6 +54,12 @@ export function errorHandler(error: FastifyError | ApiError, request: FastifyReq
     void reply.code(503).header('retry-after', '5').send({ error: { code: 'database_unavailable', message: 'the database is unavailable; nothing was stored, retry later' } });
     return;
   }
+  // Valid JSON that PostgreSQL cannot store as text (a \u0000, an invalid surrogate): the client's data, not our fault.
+  const pgCode = (error as { code?: unknown }).code ?? ((error as { cause?: { code?: unknown } }).cause?.code);
+  if (pgCode === '22P05' || pgCode === '22021') {
+    void reply.code(400).send({ error: { code: 'unstorable_text', message: 'the body contains text PostgreSQL cannot store (e.g. a \\u0000 character)' } });
+    return;
+  }
   const status = error.statusCode ?? 500;
   if (status >= 500) {
     request.log.error({ err: error }, 'request failed');
