@@ -63,6 +63,10 @@ export async function buildDiagnosis(
     upstream,
     exception_type: signal.exception?.type,
     exception_message: signal.exception?.message,
+    report: describeEvent(signal),
+    partition: stringField(signal.payload.partition),
+    source_count: numberField(signal.payload.source_count),
+    lake_count: numberField(signal.payload.lake_count),
     ...details,
   });
   return {
@@ -89,4 +93,20 @@ export function incidentKey(category: Category, table: string, catalog: CatalogV
 
 function truncate(text: string, max: number): string {
   return text.length > max ? `${text.slice(0, max)}…` : text;
+}
+
+const stringField = (v: unknown) => (typeof v === 'string' ? v : undefined);
+const numberField = (v: unknown) => (typeof v === 'number' ? v : undefined);
+
+/** One line saying what an SLA-miss or DQ-failure event reported, for the manual steps. */
+export function describeEvent(signal: Signal): string | undefined {
+  const p = signal.payload;
+  if (signal.kind === 'sla_miss') {
+    return `SLA miss (${stringField(p.sla_kind) ?? 'completion'}): ${signal.table} was expected by ${stringField(p.expected_by) ?? '?'}, detected ${stringField(p.detected_at) ?? '?'}${p.producer ? ` by ${String(p.producer)}` : ''}; last success ${stringField(p.last_success_at) ?? 'unknown'}.`;
+  }
+  if (signal.kind === 'dq_failure') {
+    const counts = typeof p.source_count === 'number' || typeof p.lake_count === 'number' ? `: source ${String(p.source_count ?? '?')} rows, lake ${String(p.lake_count ?? '?')} rows` : '';
+    return `DQ check ${String(p.check)} (${String(p.check_kind)}, ${String(p.severity)}) failed${p.partition ? ` on ${String(p.partition)}` : ''}${counts}.`;
+  }
+  return undefined;
 }

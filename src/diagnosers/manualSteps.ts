@@ -10,10 +10,11 @@ import type { Category } from './taxonomy.ts';
  * before the cause is fixed: a re-run cannot fix them (DESIGN 5).
  */
 
-/** Shown under every heading: the exception, fenced so that its text cannot inject markup. */
-const EXCEPTION = `Exception reported by the task (\`{exception_type}\`):
-
-{exception_message}`;
+/**
+ * Shown under every heading: what was reported — the task's exception (fenced so that its text
+ * cannot inject markup), or for SLA misses and DQ failures the event in one line (`report`).
+ */
+const EXCEPTION = '{reported}';
 
 const CLEAR = `clear the failed task of run \`{run_id}\` — in the Airflow UI ({airflow}: DAG \`{dag_id}\` → the run → \`{task_id}\` → Clear, "Only failed"), or \`airflow tasks clear {dag_id} -t '^{task_id}$' -s {logical_date} -e {logical_date} --only-failed --yes\``;
 
@@ -146,7 +147,7 @@ ${EXCEPTION}
 
 ${EXCEPTION}
 
-1. Compare the counts for the partition: \`SELECT count(*)\` on the source \`{source}\` and on {table}.
+1. Compare the counts for partition \`{partition}\` (reported: source {source_count}, lake {lake_count}): \`SELECT count(*)\` on the source \`{source}\` and on {table}.
 2. Re-run the partition: ${CLEAR}.
 3. Still short after a re-run: check the extract's filter window (late-arriving rows), CDC lag or a dropped replication slot on \`{source}\`.
 4. Contact {assignee_team}, and {source_owner} if the source side is suspect.
@@ -193,6 +194,9 @@ const FALLBACKS: Record<string, string> = {
   port: 'PORT',
   bucket: 'the lake bucket',
   resource: 'memory, disk or quota',
+  partition: 'the partition',
+  source_count: '?',
+  lake_count: '?',
 };
 
 const NO_EXCEPTION = '_No exception was reported._';
@@ -224,6 +228,14 @@ function inline(value: string): string {
   return text;
 }
 
+function reported(values: Record<string, string | number | null | undefined>): string {
+  if (present(values.exception_type) || present(values.exception_message)) {
+    const type = present(values.exception_type) ? inline(String(values.exception_type)) : '(unknown)';
+    return `Exception reported by the task (\`${type}\`):\n\n${present(values.exception_message) ? fence(String(values.exception_message)) : NO_EXCEPTION}`;
+  }
+  return present(values.report) ? `Reported: ${inline(String(values.report))}` : NO_EXCEPTION;
+}
+
 function present(value: string | number | null | undefined): value is string | number {
   return value !== null && value !== undefined && String(value).trim() !== '';
 }
@@ -242,6 +254,7 @@ export function renderManualSteps(category: Category, vars: Record<string, strin
   }
   return template.replace(/\{(\w+)\}/g, (_whole, key: string) => {
     const value = values[key];
+    if (key === 'reported') return reported(values);
     if (key === 'exception_message') return present(value) ? fence(String(value)) : NO_EXCEPTION;
     if (present(value)) return inline(String(value));
     return FALLBACKS[key] ?? '(unknown)';

@@ -31,6 +31,7 @@ export function topicKinds(config: Pick<KafkaConfig, 'slaMissTopic' | 'dqFailure
  */
 export class KafkaSignalConsumer {
   private readonly consumer: Consumer;
+  private readonly kafka: Kafka;
   private readonly kinds: Map<string, EventKind>;
   private stopping = false;
 
@@ -50,6 +51,7 @@ export class KafkaSignalConsumer {
       },
       retry: { initialRetryTime: 300, retries: 10, maxRetryTime: 10_000 },
     });
+    this.kafka = kafka;
     this.consumer = kafka.consumer({ groupId: config.groupId, maxBytesPerPartition: Math.max(config.maxMessageBytes * 2, 1_048_576) });
     this.kinds = topicKinds(config);
     this.consumer.on(this.consumer.events.CRASH, (event) => {
@@ -62,6 +64,7 @@ export class KafkaSignalConsumer {
 
   async start(): Promise<void> {
     const { config, log } = this.deps;
+    await this.ensureTopics();
     await this.consumer.connect();
     // From the beginning for a new group: events published before Medic's first start are not skipped.
     await this.consumer.subscribe({ topics: [config.slaMissTopic, config.dqFailureTopic], fromBeginning: true });
@@ -70,6 +73,29 @@ export class KafkaSignalConsumer {
       eachMessage: (payload) => this.handle(payload),
     });
     log.info({ brokers: config.brokers, group: config.groupId, topics: [config.slaMissTopic, config.dqFailureTopic] }, 'Kafka consumer started');
+  }
+
+  /**
+   * A fresh broker has no topics yet and subscribing would fail until a producer creates them;
+   * create missing ones (3 partitions) so `KAFKA_BROKERS=… medic serve` works at once. Where
+   * Medic may not create topics, that is logged and the subscription retried as usual.
+   */
+  private async ensureTopics(): Promise<void> {
+    const { config, log } = this.deps;
+    const admin = this.kafka.admin();
+    try {
+      await admin.connect();
+      const existing = new Set(await admin.listTopics());
+      const missing = [config.slaMissTopic, config.dqFailureTopic].filter((t) => !existing.has(t));
+      if (missing.length > 0) {
+        await admin.createTopics({ topics: missing.map((topic) => ({ topic, numPartitions: 3 })), waitForLeaders: true });
+        log.info({ topics: missing }, 'created missing Kafka topics');
+      }
+    } catch (error) {
+      log.warn({ err: normaliseError(error, 'creating Kafka topics') }, 'could not check or create the topics; subscribing anyway');
+    } finally {
+      await admin.disconnect().catch(() => undefined);
+    }
   }
 
   get isStopping(): boolean {

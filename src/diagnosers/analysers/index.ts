@@ -1,5 +1,7 @@
 import type { Analyser } from '../types.ts';
 import exceptionClassifier from './exception-classifier.ts';
+import slaTimeline from './sla-timeline.ts';
+import dqCompleteness from './dq-completeness.ts';
 
 /**
  * Every analyser, in chain order: a plain array (DESIGN 10.1). A diagnoser for a signal kind
@@ -7,5 +9,7 @@ import exceptionClassifier from './exception-classifier.ts';
  * cheap, local analysers before ones that call external systems.
  */
 export const ANALYSERS: readonly Analyser[] = [
-  exceptionClassifier,
+  exceptionClassifier, // failure
+  slaTimeline, // sla_miss
+  dqCompleteness, // dq_failure
 ];
