@@ -37,6 +37,10 @@ export interface Config {
   diagnosisPollMs: number;
   /** Per-analyser time budget. */
   analyserTimeoutMs: number;
+  /** Replica lag above which a source counts as lagging (catalog `max_replica_lag_s` wins). */
+  replicaLagThresholdS: number;
+  /** How long an external look-up's answer is shared between diagnoses. */
+  lookupTtlMs: number;
   /** Largest accepted request body. */
   bodyLimitBytes: number;
   logLevel: string;
@@ -182,6 +186,8 @@ export function loadConfig(env: Env = process.env, cwd: string = process.cwd()):
     diagnosisLeaseSeconds: intVar(env, 'MEDIC_DIAGNOSIS_LEASE_S', 120, 1, 86_400, problems),
     diagnosisPollMs: intVar(env, 'MEDIC_DIAGNOSIS_POLL_MS', 1000, 10, 60_000, problems),
     analyserTimeoutMs: intVar(env, 'MEDIC_ANALYSER_TIMEOUT_MS', 10_000, 10, 600_000, problems),
+    replicaLagThresholdS: intVar(env, 'MEDIC_REPLICA_LAG_THRESHOLD_S', 300, 1, 86_400, problems),
+    lookupTtlMs: intVar(env, 'MEDIC_LOOKUP_TTL_MS', 30_000, 0, 3_600_000, problems),
     bodyLimitBytes: intVar(env, 'MEDIC_BODY_LIMIT_BYTES', 1_048_576, 1024, 64 * 1_048_576, problems),
     logLevel,
     platformTeam: env.MEDIC_PLATFORM_TEAM || 'data-platform',
@@ -207,6 +213,8 @@ export const CONFIG_HELP = `Environment:
   MEDIC_DIAGNOSIS_LEASE_S      seconds a claimed signal stays reserved before another process may take it (default 120)
   MEDIC_DIAGNOSIS_POLL_MS      how often to look for undiagnosed signals (default 1000)
   MEDIC_ANALYSER_TIMEOUT_MS    time budget per analyser (default 10000)
+  MEDIC_REPLICA_LAG_THRESHOLD_S  replica lag counted as lagging when the catalog sets none (default 300)
+  MEDIC_LOOKUP_TTL_MS          how long an external look-up (probe, Airflow call) is shared (default 30000)
   MEDIC_BODY_LIMIT_BYTES       largest request body accepted (default 1048576)
   MEDIC_PLATFORM_TEAM          fallback assignee when no catalog team is marked platform (default data-platform)
   KAFKA_BROKERS                host:port,... — consume SLA-miss and DQ-failure events (unset: HTTP only)

@@ -1,5 +1,8 @@
 import type { Logger } from 'pino';
-import { DEFAULT_TOPICS, type Config } from './config.ts';
+import { DEFAULT_TOPICS, envName, type Config } from './config.ts';
+import { postgresSignalHistory } from './db/signalHistory.ts';
+import { createLookupCache } from './clients/lookupCache.ts';
+import { createAirflowClients } from './clients/airflowClient.ts';
 import { openDatabase, type Database } from './db/client.ts';
 import { startEmbeddedPostgres, type EmbeddedPostgres } from './db/embeddedPostgres.ts';
 import { runMigrations } from './db/migrate.ts';
@@ -69,6 +72,13 @@ export async function startDaemon(config: Config, log: Logger): Promise<RunningD
     pollMs: config.diagnosisPollMs,
     analyserTimeoutMs: config.analyserTimeoutMs,
     platformTeam: config.platformTeam,
+    shared: {
+      history: postgresSignalHistory(database.db),
+      cache: createLookupCache(),
+      airflow: createAirflowClients(config, log),
+      sourceDsn: (name) => config.sourceDsns.get(envName(name)) ?? null,
+      settings: { replicaLagThresholdS: config.replicaLagThresholdS, lookupTtlMs: config.lookupTtlMs },
+    },
   });
 
   let accepting = false;

@@ -6,10 +6,10 @@ import { buildDiagnosis, incidentKey } from '../src/diagnosers/buildDiagnosis.ts
 import type { Analyser, AnalyserResult, CatalogView } from '../src/diagnosers/types.ts';
 import type { Signal } from '../src/signals/types.ts';
 import type { AssigneeRole } from '../src/diagnosers/taxonomy.ts';
-import { memoryHistory } from './support/memoryHistory.ts';
+import { testSharedHelpers } from './support/analyserHelpers.ts';
 
 const log = pino({ level: 'silent' });
-const history = memoryHistory();
+const shared = testSharedHelpers();
 
 const signal: Signal = {
   id: '00000000-0000-4000-8000-000000000001', kind: 'failure', event: 'failure', table: 'lake.orders',
@@ -47,7 +47,7 @@ describe('runChain', () => {
     const outcome = await runChain([
       analyser('thrower', () => { throw new TypeError('boom'); }),
       analyser('sure', () => verdict(0.9, 'it')),
-    ], { signal, catalog }, { timeoutMs: 1000, log, history });
+    ], { signal, catalog }, { timeoutMs: 1000, log, shared });
     expect(outcome.evidence.map((e) => e.analyser)).toEqual(['thrower', 'sure']);
     expect(outcome.evidence[0]!.error).toBe('analyser thrower: boom');
     expect(outcome.verdict).toMatchObject({ analyser: 'sure', summaryText: 'found it', category: 'infra_transient' });
@@ -58,7 +58,7 @@ describe('runChain', () => {
     const outcome = await runChain([
       analyser('sure', () => verdict(0.85, 'first')),
       analyser('later', () => { ranAfter = true; return verdict(0.99, 'second'); }),
-    ], { signal, catalog }, { timeoutMs: 1000, log, history });
+    ], { signal, catalog }, { timeoutMs: 1000, log, shared });
     expect(ranAfter).toBe(false);
     expect(outcome.verdict?.summaryText).toBe('found first');
   });
@@ -68,7 +68,7 @@ describe('runChain', () => {
       analyser('weak', () => verdict(0.3, 'weak')),
       analyser('better', () => verdict(0.6, 'better')),
       analyser('none', () => ({ observations: {} })),
-    ], { signal, catalog }, { timeoutMs: 1000, log, history });
+    ], { signal, catalog }, { timeoutMs: 1000, log, shared });
     expect(outcome.evidence).toHaveLength(3);
     expect(outcome.verdict?.analyser).toBe('better');
   });
@@ -81,7 +81,7 @@ describe('runChain', () => {
         setTimeout(() => resolve(verdict(0.99, 'too late')), 5000).unref();
       })),
       analyser('fast', () => verdict(0.9, 'fast')),
-    ], { signal, catalog }, { timeoutMs: 50, log, history });
+    ], { signal, catalog }, { timeoutMs: 50, log, shared });
     expect(aborted).toBe(true);
     expect(outcome.evidence[0]!.error).toBe('analyser slow: timed out after 50 ms');
     expect(outcome.evidence[0]!.duration_ms).toBeGreaterThanOrEqual(45);
@@ -113,13 +113,13 @@ describe('resolveAssignee', () => {
 
 describe('buildDiagnosis', () => {
   it('falls back to unknown, assigned to the platform team, when no analyser concludes', async () => {
-    const diagnosis = await buildDiagnosis(signal, catalog, { timeoutMs: 1000, log, history, registry: [analyser('none', () => ({ observations: {} }))] });
+    const diagnosis = await buildDiagnosis(signal, catalog, { timeoutMs: 1000, log, shared, registry: [analyser('none', () => ({ observations: {} }))] });
     expect(diagnosis).toMatchObject({ category: 'unknown', confidence: 0, assignee: { team: 'data-platform', role: 'platform' }, incidentId: 'unknown:lake.orders' });
     expect(diagnosis.summary).toContain('psycopg2.OperationalError');
     expect(diagnosis.manualSteps).not.toMatch(/\{\w+\}/);
   });
   it('notes in the evidence that a table is not in the catalog', async () => {
-    const diagnosis = await buildDiagnosis(signal, { ...catalog, table: null, upstream: [] }, { timeoutMs: 1000, log, history });
+    const diagnosis = await buildDiagnosis(signal, { ...catalog, table: null, upstream: [] }, { timeoutMs: 1000, log, shared });
     expect(diagnosis.evidence[0]!.findings[0]!.text).toContain('not in the catalog');
     expect(diagnosis.assignee.team).toBe('data-platform');
   });

@@ -1,6 +1,7 @@
 import { describe, it, expect } from 'vitest';
 import { pino } from 'pino';
 import { memoryHistory } from './support/memoryHistory.ts';
+import { testHelpers } from './support/analyserHelpers.ts';
 import dqCompleteness, { isLakeAddedColumn } from '../src/diagnosers/analysers/dq-completeness.ts';
 import type { AssigneeRole, Category } from '../src/diagnosers/taxonomy.ts';
 import {
@@ -14,7 +15,6 @@ import {
 import type { Signal } from '../src/signals/types.ts';
 import type { CatalogTable } from '../src/catalog/types.ts';
 
-const log = pino({ level: 'silent' });
 
 /** 2026-11-27 at the given UTC time, or any full ISO string. */
 function t(time: string): Date {
@@ -148,7 +148,8 @@ async function analyse(c: Pick<Case, 'event' | 'catalog' | 'signals' | 'health'>
   return dqCompleteness.analyse({
     signal: dqSignal(c.event),
     catalog: c.catalog ?? catalogView(),
-    helpers: { log, abortSignal: new AbortController().signal, history: memoryHistory(c.signals ?? [], c.health ?? UPSTREAMS_FINE) },
+    earlier: [],
+    helpers: testHelpers({ history: memoryHistory(c.signals ?? [], c.health ?? UPSTREAMS_FINE) }),
   });
 }
 

@@ -1,5 +1,5 @@
 import { describe, it, expect } from 'vitest';
-import { memoryHistory } from './support/memoryHistory.ts';
+import { testHelpers } from './support/analyserHelpers.ts';
 import { pino } from 'pino';
 import classifier, { RULE_IDS } from '../src/diagnosers/analysers/exception-classifier.ts';
 import { MANUAL_STEPS, renderManualSteps } from '../src/diagnosers/manualSteps.ts';
@@ -8,7 +8,6 @@ import { renderMessage, type AnalyserContext, type AnalyserResult, type CatalogV
 import type { Signal, SignalException } from '../src/signals/types.ts';
 import type { CatalogTable } from '../src/catalog/types.ts';
 
-const log = pino({ level: 'silent' });
 
 function signal(exception: SignalException | null, payload: Record<string, unknown> = {}): Signal {
   const now = new Date('2026-11-27T08:07:00Z');
@@ -30,7 +29,7 @@ function signal(exception: SignalException | null, payload: Record<string, unkno
 function context(exception: SignalException | null, options: { operator?: string; upstream?: CatalogTable[] } = {}): AnalyserContext {
   const catalog: CatalogView = { table: null, teams: new Map(), upstream: options.upstream ?? [], platformTeam: 'data-platform' };
   const payload = options.operator === undefined ? {} : { operator: options.operator };
-  return { signal: signal(exception, payload), catalog, helpers: { log, abortSignal: new AbortController().signal, history: memoryHistory() } };
+  return { signal: signal(exception, payload), catalog, earlier: [], helpers: testHelpers() };
 }
 
 async function classify(type: string, message: string, options: { operator?: string; upstream?: CatalogTable[] } = {}): Promise<AnalyserResult> {

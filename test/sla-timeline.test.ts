@@ -1,6 +1,7 @@
 import { describe, it, expect } from 'vitest';
 import { pino } from 'pino';
 import { memoryHistory } from './support/memoryHistory.ts';
+import { testHelpers } from './support/analyserHelpers.ts';
 import slaTimeline from '../src/diagnosers/analysers/sla-timeline.ts';
 import { findLateUpstream, lookbackMs, type LateUpstream, type UpstreamLatenessInput } from '../src/diagnosers/upstreamLateness.ts';
 import type { AssigneeRole, Category } from '../src/diagnosers/taxonomy.ts';
@@ -15,7 +16,6 @@ import {
 import type { Signal } from '../src/signals/types.ts';
 import type { CatalogTable } from '../src/catalog/types.ts';
 
-const log = pino({ level: 'silent' });
 
 /** 2026-11-27 at the given UTC time, or any full ISO string. */
 function t(time: string): Date {
@@ -169,7 +169,8 @@ async function analyse(c: Pick<Case, 'event' | 'detectedAt' | 'catalog' | 'signa
   return slaTimeline.analyse({
     signal: slaSignal(c.event, c.detectedAt),
     catalog: c.catalog ?? catalogView(),
-    helpers: { log, abortSignal: new AbortController().signal, history: memoryHistory(c.signals ?? [], c.health ?? UPSTREAMS_FINE) },
+    earlier: [],
+    helpers: testHelpers({ history: memoryHistory(c.signals ?? [], c.health ?? UPSTREAMS_FINE) }),
   });
 }
 

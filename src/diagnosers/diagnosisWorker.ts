@@ -11,8 +11,7 @@ import type { Signal } from '../signals/types.ts';
 import { normaliseError } from '../errors.ts';
 import type { Metrics } from '../metrics.ts';
 import { buildDiagnosis } from './buildDiagnosis.ts';
-import type { Analyser, SignalHistory } from './types.ts';
-import { postgresSignalHistory } from '../db/signalHistory.ts';
+import type { Analyser, SharedHelpers } from './types.ts';
 
 export interface DiagnosisWorkerOptions {
   database: Database;
@@ -23,6 +22,8 @@ export interface DiagnosisWorkerOptions {
   pollMs: number;
   analyserTimeoutMs: number;
   platformTeam: string;
+  /** History, look-up cache, Airflow clients, source DSNs, settings: what every analyser gets. */
+  shared: SharedHelpers;
   registry?: readonly Analyser[];
   /** After this many failed attempts the signal gets an `unknown` RCA carrying the error, rather than being retried forever. */
   maxAttempts?: number;
@@ -46,11 +47,8 @@ export class DiagnosisWorker {
   /** Ids this process is diagnosing right now; its other claims are orphans it may take back. */
   private readonly active = new Set<string>();
 
-  private readonly history: SignalHistory;
-
   constructor(private readonly options: DiagnosisWorkerOptions) {
     this.queue = new PQueue({ concurrency: options.concurrency });
-    this.history = postgresSignalHistory(options.database.db);
   }
 
   start(): void {
@@ -157,7 +155,7 @@ export class DiagnosisWorker {
       } else {
         const catalog = await loadCatalogView(database.db, signal.table, this.options.platformTeam);
         const diagnosis = await buildDiagnosis(signal, catalog, {
-          timeoutMs: this.options.analyserTimeoutMs, log: signalLog, shutdown: this.shutdown.signal, registry: this.options.registry, history: this.history,
+          timeoutMs: this.options.analyserTimeoutMs, log: signalLog, shutdown: this.shutdown.signal, registry: this.options.registry, shared: this.options.shared,
         });
         category = diagnosis.category;
         outcome = await recordDiagnosis(database.db, signal, diagnosis);

@@ -1,6 +1,6 @@
 import type { Logger } from 'pino';
 import { normaliseError } from '../errors.ts';
-import type { Analyser, AnalyserContext, EvidenceEntry, SignalHistory, Verdict } from './types.ts';
+import type { Analyser, AnalyserContext, EvidenceEntry, SharedHelpers, Verdict } from './types.ts';
 import { renderMessage } from './types.ts';
 
 /** A verdict at or above this confidence ends the chain; lower ones are kept as the best so far. */
@@ -15,7 +15,7 @@ export interface ChainOutcome {
 export interface ChainOptions {
   timeoutMs: number;
   log: Logger;
-  history: SignalHistory;
+  shared: SharedHelpers;
   shutdown?: AbortSignal;
 }
 
@@ -41,7 +41,7 @@ function withTimeout<T>(work: Promise<T>, ms: number, controller: AbortControlle
  */
 export async function runChain(
   analysers: readonly Analyser[],
-  base: Omit<AnalyserContext, 'helpers'>,
+  base: Omit<AnalyserContext, 'helpers' | 'earlier'>,
   options: ChainOptions,
 ): Promise<ChainOutcome> {
   const evidence: EvidenceEntry[] = [];
@@ -56,7 +56,7 @@ export async function runChain(
       analyser: id, version, inputs: analyserInputs(base), observations: {}, findings: [], verdict: null, error: null, duration_ms: 0,
     };
     try {
-      const ctx: AnalyserContext = { ...base, helpers: { log: options.log.child({ analyser: id }), abortSignal: controller.signal, history: options.history } };
+      const ctx: AnalyserContext = { ...base, earlier: [...evidence], helpers: { ...options.shared, log: options.log.child({ analyser: id }), abortSignal: controller.signal } };
       const result = await withTimeout(Promise.resolve().then(() => analyser.analyse(ctx)), options.timeoutMs, controller);
       entry.observations = result.observations ?? {};
       entry.findings = (result.findings ?? []).map((f) => ({ ...f, text: renderMessage(messages[f.messageId] ?? f.messageId, f.data) }));
@@ -80,7 +80,7 @@ export async function runChain(
 }
 
 /** What every analyser was given, recorded once per entry so the trail reads on its own. */
-function analyserInputs(base: Omit<AnalyserContext, 'helpers'>): Record<string, unknown> {
+function analyserInputs(base: Omit<AnalyserContext, 'helpers' | 'earlier'>): Record<string, unknown> {
   return {
     signal_id: base.signal.id,
     kind: base.signal.kind,

@@ -2,6 +2,8 @@ import type { Logger } from 'pino';
 import type { Category, AssigneeRole } from './taxonomy.ts';
 import type { Signal, SignalKind } from '../signals/types.ts';
 import type { CatalogTable, Team } from '../catalog/types.ts';
+import type { LookupCache } from '../clients/lookupCache.ts';
+import type { AirflowClient } from '../clients/airflowClient.ts';
 
 /**
  * A finding is a message id plus the data that fills it. The text lives in the analyser's
@@ -100,11 +102,31 @@ export interface AnalyserHelpers {
   abortSignal: AbortSignal;
   /** Earlier signals and current table health. */
   history: SignalHistory;
+  /** Identical external look-ups within a short window are made once and shared; use it for every probe. */
+  cache: LookupCache;
+  /** The Airflow instance a signal names (catalog `pipeline.airflow` / payload `airflow`); null when not configured. */
+  airflow(name: string | undefined): AirflowClient | null;
+  /** The DSN of a catalog source (`SOURCE_<NAME>_DSN`); null when not configured. */
+  sourceDsn(name: string): string | null;
+  /** Thresholds analysers decide by, from config. */
+  settings: AnalyserSettings;
+}
+
+/** The helpers every analyser of every diagnosis shares; log and abortSignal are per analyser run. */
+export type SharedHelpers = Omit<AnalyserHelpers, 'log' | 'abortSignal'>;
+
+export interface AnalyserSettings {
+  /** Replica lag (seconds) above which a source counts as lagging, unless the catalog source sets max_replica_lag_s. */
+  replicaLagThresholdS: number;
+  /** How long an external look-up's answer is shared between diagnoses. */
+  lookupTtlMs: number;
 }
 
 export interface AnalyserContext {
   signal: Signal;
   catalog: CatalogView;
+  /** What the analysers before this one in the chain found (e.g. the column the classifier extracted). */
+  earlier: readonly EvidenceEntry[];
   helpers: AnalyserHelpers;
 }
 

@@ -1,0 +1,37 @@
+/**
+ * Shares identical external look-ups across concurrent diagnoses (DESIGN 5): when a source
+ * database dies and 300 pipelines fail at once, it is probed a handful of times, not 300.
+ * Concurrent callers of one key share the one in-flight promise (coalescing); a settled result
+ * is reused for `ttlMs`. Failures are cached too — "unreachable" is the answer a surge needs
+ * to share — but for the TTL only.
+ */
+export interface LookupCache {
+  get<T>(key: string, ttlMs: number, load: () => Promise<T>): Promise<T>;
+}
+
+interface Entry { promise: Promise<unknown>; expiresAt: number }
+
+export function createLookupCache(options: { maxEntries?: number; now?: () => number } = {}): LookupCache & { size(): number } {
+  const entries = new Map<string, Entry>();
+  const maxEntries = options.maxEntries ?? 10_000;
+  const now = options.now ?? Date.now;
+  return {
+    get<T>(key: string, ttlMs: number, load: () => Promise<T>): Promise<T> {
+      const t = now();
+      const hit = entries.get(key);
+      if (hit && hit.expiresAt > t) return hit.promise as Promise<T>;
+      if (hit) entries.delete(key);
+      // Bounded: evict the oldest insertions (Map keeps insertion order).
+      while (entries.size >= maxEntries) entries.delete(entries.keys().next().value!);
+      const entry: Entry = { promise: Promise.resolve().then(load), expiresAt: Number.POSITIVE_INFINITY };
+      entries.set(key, entry);
+      // The TTL starts when the look-up settles, so a slow probe is not repeated while in flight.
+      entry.promise.then(
+        () => { entry.expiresAt = now() + ttlMs; },
+        () => { entry.expiresAt = now() + ttlMs; },
+      );
+      return entry.promise as Promise<T>;
+    },
+    size: () => entries.size,
+  };
+}
