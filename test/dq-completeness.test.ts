@@ -1,5 +1,4 @@
 import { describe, it, expect } from 'vitest';
-import { pino } from 'pino';
 import { memoryHistory } from './support/memoryHistory.ts';
 import { testHelpers } from './support/analyserHelpers.ts';
 import dqCompleteness, { isLakeAddedColumn } from '../src/diagnosers/analysers/dq-completeness.ts';

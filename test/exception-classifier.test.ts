@@ -1,6 +1,5 @@
 import { describe, it, expect } from 'vitest';
 import { testHelpers } from './support/analyserHelpers.ts';
-import { pino } from 'pino';
 import classifier, { RULE_IDS } from '../src/diagnosers/analysers/exception-classifier.ts';
 import { MANUAL_STEPS, renderManualSteps } from '../src/diagnosers/manualSteps.ts';
 import { CATEGORIES, type Category } from '../src/diagnosers/taxonomy.ts';

@@ -1,5 +1,4 @@
 import { describe, it, expect } from 'vitest';
-import { pino } from 'pino';
 import { memoryHistory } from './support/memoryHistory.ts';
 import { testHelpers } from './support/analyserHelpers.ts';
 import slaTimeline from '../src/diagnosers/analysers/sla-timeline.ts';
