@@ -46,7 +46,7 @@ describe('runChain', () => {
   it('records a thrown error as evidence, labelled with the analyser, and continues', async () => {
     const outcome = await runChain([
       analyser('thrower', () => { throw new TypeError('boom'); }),
-      analyser('sure', () => verdict(0.9, 'it')),
+      analyser('sure', () => verdict(0.95, 'it')),
     ], { signal, catalog }, { timeoutMs: 1000, log, shared });
     expect(outcome.evidence.map((e) => e.analyser)).toEqual(['thrower', 'sure']);
     expect(outcome.evidence[0]!.error).toBe('analyser thrower: boom');
@@ -56,7 +56,7 @@ describe('runChain', () => {
   it('stops at the first confident verdict', async () => {
     let ranAfter = false;
     const outcome = await runChain([
-      analyser('sure', () => verdict(0.85, 'first')),
+      analyser('sure', () => verdict(0.95, 'first')),
       analyser('later', () => { ranAfter = true; return verdict(0.99, 'second'); }),
     ], { signal, catalog }, { timeoutMs: 1000, log, shared });
     expect(ranAfter).toBe(false);
@@ -80,7 +80,7 @@ describe('runChain', () => {
         abort.addEventListener('abort', () => { aborted = true; });
         setTimeout(() => resolve(verdict(0.99, 'too late')), 5000).unref();
       })),
-      analyser('fast', () => verdict(0.9, 'fast')),
+      analyser('fast', () => verdict(0.95, 'fast')),
     ], { signal, catalog }, { timeoutMs: 50, log, shared });
     expect(aborted).toBe(true);
     expect(outcome.evidence[0]!.error).toBe('analyser slow: timed out after 50 ms');

@@ -3,8 +3,13 @@ import { normaliseError } from '../errors.ts';
 import type { Analyser, AnalyserContext, EvidenceEntry, SharedHelpers, Verdict } from './types.ts';
 import { renderMessage } from './types.ts';
 
-/** A verdict at or above this confidence ends the chain; lower ones are kept as the best so far. */
-export const CONFIDENT = 0.8;
+/**
+ * A verdict at or above this confidence ends the chain; lower ones are kept as the best so far.
+ * Convention: a guess from the exception text stays below it (≤ 0.9), so the analysers that ask
+ * the systems that know (source database, Airflow, upstream health) still run and may confirm
+ * (≥ 0.95) or overrule it; a confirmation by a real system reaches it and stops the chain.
+ */
+export const CONFIDENT = 0.95;
 
 export interface ChainOutcome {
   evidence: EvidenceEntry[];
