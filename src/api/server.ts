@@ -14,6 +14,7 @@ import { tableRoutes } from './routes/tableRoutes.ts';
 import { rcaRoutes } from './routes/rcaRoutes.ts';
 import { opsRoutes } from './routes/opsRoutes.ts';
 import { deadLetterRoutes } from './routes/deadLetterRoutes.ts';
+import { incidentRoutes } from './routes/incidentRoutes.ts';
 import type { EventKind } from '../signals/kafkaEvents.ts';
 
 /** What the routes need; passed in, never imported as globals (DESIGN 10.4). */
@@ -114,6 +115,7 @@ export async function buildServer(deps: ApiDeps): Promise<App> {
   await app.register(tableRoutes(deps));
   await app.register(rcaRoutes(deps));
   await app.register(deadLetterRoutes(deps));
+  await app.register(incidentRoutes(deps));
   app.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger());
   return app;
 }

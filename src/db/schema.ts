@@ -87,6 +87,7 @@ export const rcaRecords = pgTable('rca_records', {
   uniqueIndex('rca_records_signal_id_idx').on(t.signalId),
   index('rca_records_table_idx').on(t.tableName, t.createdAt),
   index('rca_records_created_idx').on(t.createdAt, t.id),
+  index('rca_records_incident_idx').on(t.incidentId),
 ]);
 
 /** Current health, one row per table heard of. */

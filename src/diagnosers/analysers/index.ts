@@ -1,5 +1,6 @@
 import type { Analyser } from '../types.ts';
 import exceptionClassifier from './exception-classifier.ts';
+import upstreamHealth from './upstream-health.ts';
 import slaTimeline from './sla-timeline.ts';
 import dqCompleteness from './dq-completeness.ts';
 
@@ -9,7 +10,8 @@ import dqCompleteness from './dq-completeness.ts';
  * cheap, local analysers before ones that call external systems.
  */
 export const ANALYSERS: readonly Analyser[] = [
-  exceptionClassifier, // failure
+  exceptionClassifier, // failure: a guess from the exception text (≤ 0.9)
+  upstreamHealth, // failure: catalog lineage + table health
   slaTimeline, // sla_miss
   dqCompleteness, // dq_failure
 ];

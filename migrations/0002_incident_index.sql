@@ -1,0 +1,1 @@
+CREATE INDEX "rca_records_incident_idx" ON "rca_records" USING btree ("incident_id");
