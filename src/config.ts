@@ -41,6 +41,19 @@ export interface Config {
   replicaLagThresholdS: number;
   /** How long an external look-up's answer is shared between diagnoses. */
   lookupTtlMs: number;
+  /** Auto-resolution timings (DESIGN 7); the backoff formula itself is in src/resolvers/backoff.ts. */
+  resolver: {
+    pollMs: number;
+    leaseSeconds: number;
+    maxAttempts: number;
+    backoff: { baseMs: number; capMs: number; jitter: number };
+    checkIntervalMs: number;
+    waitUpToMs: number;
+    /** A re-triggered run with no success signal by then counts as a failed attempt. */
+    recoveryTimeoutMs: number;
+    /** Manual retries allowed per table per 10 minutes. */
+    manualRetriesPer10Min: number;
+  };
   /** Largest accepted request body. */
   bodyLimitBytes: number;
   logLevel: string;
@@ -188,6 +201,20 @@ export function loadConfig(env: Env = process.env, cwd: string = process.cwd()):
     analyserTimeoutMs: intVar(env, 'MEDIC_ANALYSER_TIMEOUT_MS', 10_000, 10, 600_000, problems),
     replicaLagThresholdS: intVar(env, 'MEDIC_REPLICA_LAG_THRESHOLD_S', 300, 1, 86_400, problems),
     lookupTtlMs: intVar(env, 'MEDIC_LOOKUP_TTL_MS', 30_000, 0, 3_600_000, problems),
+    resolver: {
+      pollMs: intVar(env, 'MEDIC_RESOLVER_POLL_MS', 5000, 10, 600_000, problems),
+      leaseSeconds: intVar(env, 'MEDIC_RESOLVER_LEASE_S', 300, 1, 86_400, problems),
+      maxAttempts: intVar(env, 'MEDIC_RESOLVER_MAX_ATTEMPTS', 5, 1, 100, problems),
+      backoff: {
+        baseMs: intVar(env, 'MEDIC_RESOLVER_BACKOFF_BASE_MS', 60_000, 0, 86_400_000, problems),
+        capMs: intVar(env, 'MEDIC_RESOLVER_BACKOFF_CAP_MS', 1_800_000, 0, 86_400_000, problems),
+        jitter: intVar(env, 'MEDIC_RESOLVER_BACKOFF_JITTER_PCT', 20, 0, 100, problems) / 100,
+      },
+      checkIntervalMs: intVar(env, 'MEDIC_RESOLVER_CHECK_INTERVAL_MS', 300_000, 10, 86_400_000, problems),
+      waitUpToMs: intVar(env, 'MEDIC_RESOLVER_WAIT_UP_TO_MS', 3_600_000, 10, 7 * 86_400_000, problems),
+      recoveryTimeoutMs: intVar(env, 'MEDIC_RESOLVER_RECOVERY_TIMEOUT_MS', 1_800_000, 10, 7 * 86_400_000, problems),
+      manualRetriesPer10Min: intVar(env, 'MEDIC_MANUAL_RETRIES_PER_10_MIN', 3, 1, 1000, problems),
+    },
     bodyLimitBytes: intVar(env, 'MEDIC_BODY_LIMIT_BYTES', 1_048_576, 1024, 64 * 1_048_576, problems),
     logLevel,
     platformTeam: env.MEDIC_PLATFORM_TEAM || 'data-platform',
@@ -215,6 +242,13 @@ export const CONFIG_HELP = `Environment:
   MEDIC_ANALYSER_TIMEOUT_MS    time budget per analyser (default 10000)
   MEDIC_REPLICA_LAG_THRESHOLD_S  replica lag counted as lagging when the catalog sets none (default 300)
   MEDIC_LOOKUP_TTL_MS          how long an external look-up (probe, Airflow call) is shared (default 30000)
+  MEDIC_RESOLVER_MAX_ATTEMPTS  re-trigger attempts before escalating (default 5)
+  MEDIC_RESOLVER_BACKOFF_BASE_MS / _CAP_MS / _JITTER_PCT  backoff: min(cap, base·2^(n−1))·(1−jitter·r) (60000 / 1800000 / 20)
+  MEDIC_RESOLVER_CHECK_INTERVAL_MS  how often a waiting job re-checks its condition (default 300000)
+  MEDIC_RESOLVER_WAIT_UP_TO_MS how long a waiting job waits before escalating (default 3600000)
+  MEDIC_RESOLVER_RECOVERY_TIMEOUT_MS  no success this long after a re-trigger = a failed attempt (default 1800000)
+  MEDIC_RESOLVER_POLL_MS / MEDIC_RESOLVER_LEASE_S  how often due jobs are claimed (5000) / how long a claim holds (300)
+  MEDIC_MANUAL_RETRIES_PER_10_MIN  one-click retries allowed per table per 10 minutes (default 3)
   MEDIC_BODY_LIMIT_BYTES       largest request body accepted (default 1048576)
   MEDIC_PLATFORM_TEAM          fallback assignee when no catalog team is marked platform (default data-platform)
   KAFKA_BROKERS                host:port,... — consume SLA-miss and DQ-failure events (unset: HTTP only)

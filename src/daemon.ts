@@ -6,7 +6,8 @@ import { createAirflowClients } from './clients/airflowClient.ts';
 import { openDatabase, type Database } from './db/client.ts';
 import { startEmbeddedPostgres, type EmbeddedPostgres } from './db/embeddedPostgres.ts';
 import { runMigrations } from './db/migrate.ts';
-import { createMetrics, registerTableStatusGauge } from './metrics.ts';
+import { createMetrics, registerResolverGauges, registerTableStatusGauge } from './metrics.ts';
+import { resolverStats } from './db/resolverStats.ts';
 import { countTablesByStatus } from './db/healthQueries.ts';
 import { DiagnosisWorker } from './diagnosers/diagnosisWorker.ts';
 import { buildServer, type App } from './api/server.ts';
@@ -15,6 +16,10 @@ import { readCatalogFile } from './catalog/catalogFile.ts';
 import { applyCatalog } from './catalog/catalogStore.ts';
 import { ensureHealthRows } from './db/healthWriter.ts';
 import { normaliseError } from './errors.ts';
+import type { ResolverSettings } from './resolvers/types.ts';
+import { backoffDelayMs } from './resolvers/backoff.ts';
+import { ResolutionWorker } from './resolvers/resolutionWorker.ts';
+import { replicaLagSeconds } from './clients/sourceProbe.ts';
 import { KafkaSignalConsumer, topicKinds } from './signals/kafkaConsumer.ts';
 import { startSlaMonitor } from './signals/slaMonitor.ts';
 
@@ -24,6 +29,7 @@ export interface RunningDaemon {
   app: App;
   database: Database;
   worker: DiagnosisWorker;
+  resolution: ResolutionWorker;
   embedded: EmbeddedPostgres | null;
   /** Graceful stop: no new requests, in-flight ones and diagnoses drained, pool closed, embedded database stopped. */
   stop(): Promise<void>;
@@ -50,6 +56,7 @@ export async function startDaemon(config: Config, log: Logger): Promise<RunningD
   const { database, embedded } = await openConfiguredDatabase(config, log);
   const metrics = createMetrics();
   registerTableStatusGauge(metrics, () => countTablesByStatus(database.db));
+  registerResolverGauges(metrics, () => resolverStats(database.db));
 
   if (config.catalogFile) {
     const doc = await readCatalogFile(config.catalogFile);
@@ -65,6 +72,9 @@ export async function startDaemon(config: Config, log: Logger): Promise<RunningD
     process.stdout.write(`\nGenerated an admin token (kept in ${admin.file}, mode 0600):\n\n    ${admin.token}\n\nUse it as: Authorization: Bearer <token>\n\n`);
   }
 
+  const history = postgresSignalHistory(database.db);
+  const airflow = createAirflowClients(config, log);
+  const sourceDsn = (name: string) => config.sourceDsns.get(envName(name)) ?? null;
   const worker = new DiagnosisWorker({
     database, log, metrics,
     concurrency: config.diagnosisConcurrency,
@@ -72,11 +82,12 @@ export async function startDaemon(config: Config, log: Logger): Promise<RunningD
     pollMs: config.diagnosisPollMs,
     analyserTimeoutMs: config.analyserTimeoutMs,
     platformTeam: config.platformTeam,
+    resolverSettings: resolverSettings(config),
     shared: {
-      history: postgresSignalHistory(database.db),
+      history,
       cache: createLookupCache(),
-      airflow: createAirflowClients(config, log),
-      sourceDsn: (name) => config.sourceDsns.get(envName(name)) ?? null,
+      airflow,
+      sourceDsn,
       settings: { replicaLagThresholdS: config.replicaLagThresholdS, lookupTtlMs: config.lookupTtlMs },
     },
   });
@@ -88,6 +99,8 @@ export async function startDaemon(config: Config, log: Logger): Promise<RunningD
     bodyLimitBytes: config.bodyLimitBytes,
     platformTeam: config.platformTeam,
     onSignalStored: () => worker.poke(),
+    onResolutionScheduled: () => { void resolution.tick(); },
+    manualRetriesPer10Min: config.resolver.manualRetriesPer10Min,
     topicKinds: topicKinds(config.kafka ?? DEFAULT_TOPICS),
     isAccepting: () => accepting,
   });
@@ -98,6 +111,17 @@ export async function startDaemon(config: Config, log: Logger): Promise<RunningD
   const kafka = config.kafka ? new KafkaSignalConsumer({ config: config.kafka, database, log, metrics, onSignalStored: () => worker.poke() }) : null;
   // The broker may be down at start: the daemon serves HTTP meanwhile and the consumer keeps trying.
   if (kafka) void startKafkaWithRetry(kafka, log);
+  const resolution = new ResolutionWorker({
+    database, log, metrics, settings: config.resolver,
+    clients: {
+      airflow, history,
+      replicaLagSeconds: async (source) => {
+        const dsn = sourceDsn(source);
+        return dsn ? replicaLagSeconds(dsn) : null;
+      },
+    },
+  });
+  resolution.start();
   const slaMonitor = config.slaMonitor ? startSlaMonitor({ db: database.db, log, schedule: config.slaMonitorSchedule, onEmitted: () => worker.poke() }) : null;
   accepting = true;
   const url = `http://${config.host === '0.0.0.0' ? '127.0.0.1' : config.host}:${port}`;
@@ -112,13 +136,14 @@ export async function startDaemon(config: Config, log: Logger): Promise<RunningD
       await kafka?.stop().catch((e) => log.error({ err: normaliseError(e, 'stopping the Kafka consumer') }, 'shutdown step failed'));
       await slaMonitor?.stop().catch((e) => log.error({ err: normaliseError(e, 'stopping the SLA monitor') }, 'shutdown step failed'));
       await worker.stop().catch((e) => log.error({ err: normaliseError(e, 'stopping diagnosis') }, 'shutdown step failed'));
+      await resolution.stop().catch((e) => log.error({ err: normaliseError(e, 'stopping auto-resolution') }, 'shutdown step failed'));
       await database.close().catch((e) => log.error({ err: normaliseError(e, 'closing the database pool') }, 'shutdown step failed'));
       if (embedded) await embedded.stop().catch((e) => log.error({ err: normaliseError(e, 'stopping the embedded PostgreSQL') }, 'shutdown step failed'));
       log.info('stopped');
     })();
     return stopping;
   };
-  return { url, port, app, database, worker, embedded, stop };
+  return { url, port, app, database, worker, resolution, embedded, stop };
 }
 
 async function startKafkaWithRetry(kafka: KafkaSignalConsumer, log: Logger): Promise<void> {
@@ -133,4 +158,15 @@ async function startKafkaWithRetry(kafka: KafkaSignalConsumer, log: Logger): Pro
       await new Promise((r) => setTimeout(r, delay));
     }
   }
+}
+
+/** What resolvers plan with, from config. */
+export function resolverSettings(config: Config): ResolverSettings {
+  return {
+    maxAttempts: config.resolver.maxAttempts,
+    checkIntervalMs: config.resolver.checkIntervalMs,
+    waitUpToMs: config.resolver.waitUpToMs,
+    firstRetryInMs: backoffDelayMs(1, config.resolver.backoff, () => 0),
+    replicaLagThresholdS: config.replicaLagThresholdS,
+  };
 }

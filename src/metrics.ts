@@ -17,6 +17,8 @@ export function createMetrics() {
     diagnosisErrors: new client.Counter({ name: 'medic_diagnosis_errors_total', help: 'Diagnoses that failed and will be retried', registers: [registry] }),
     rcaCreated: new client.Counter({ name: 'medic_rca_created_total', help: 'RCA records written, by root-cause category', labelNames: ['category'] as const, registers: [registry] }),
     diagnosisQueue: new client.Gauge({ name: 'medic_diagnosis_queue', help: 'Signals claimed by this process and waiting or running in the diagnosis queue', registers: [registry] }),
+    resolverAttempts: new client.Counter({ name: 'medic_resolver_attempts_total', help: 'Resolution attempts by resolver and outcome (retriggered, waiting, failed)', labelNames: ['resolver', 'outcome'] as const, registers: [registry] }),
+    resolverEscalations: new client.Counter({ name: 'medic_resolver_escalations_total', help: 'Resolution jobs that ran out of attempts or time and were escalated', labelNames: ['resolver'] as const, registers: [registry] }),
     httpRequests: new client.Counter({ name: 'medic_http_requests_total', help: 'HTTP requests by route and status code', labelNames: ['method', 'route', 'status'] as const, registers: [registry] }),
   };
 }
@@ -37,6 +39,31 @@ export function registerTableStatusGauge(metrics: Metrics, countByStatus: () => 
         for (const row of await countByStatus()) this.set({ status: row.status }, row.count);
       } catch {
         // Database down: report zeros rather than failing the whole scrape; /readyz tells the story.
+      }
+    },
+  });
+}
+
+/** Resolver effectiveness from PostgreSQL at scrape time (the same figures as /v1/stats/resolvers). */
+export function registerResolverGauges(metrics: Metrics, stats: () => Promise<Array<{ category: string; resolver: string; recovered: number; escalated: number; success_rate: number | null; median_time_to_recover_s: number | null }>>): void {
+  const labelNames = ['category', 'resolver'] as const;
+  const successRate = new client.Gauge({ name: 'medic_resolver_success_ratio', help: 'Recovered / (recovered + escalated) resolution jobs', labelNames, registers: [metrics.registry] });
+  const medianRecovery = new client.Gauge({ name: 'medic_resolver_time_to_recover_median_seconds', help: 'Median time from diagnosis to confirmed recovery', labelNames, registers: [metrics.registry] });
+  const recovered = new client.Gauge({ name: 'medic_resolver_recovered_jobs', help: 'Resolution jobs confirmed by a success signal', labelNames, registers: [metrics.registry] });
+  new client.Gauge({
+    name: 'medic_resolver_escalated_jobs', help: 'Resolution jobs that ran out of attempts', labelNames, registers: [metrics.registry],
+    async collect() {
+      this.reset(); successRate.reset(); medianRecovery.reset(); recovered.reset();
+      try {
+        for (const s of await stats()) {
+          const labels = { category: s.category, resolver: s.resolver };
+          this.set(labels, s.escalated);
+          recovered.set(labels, s.recovered);
+          if (s.success_rate !== null) successRate.set(labels, s.success_rate);
+          if (s.median_time_to_recover_s !== null) medianRecovery.set(labels, s.median_time_to_recover_s);
+        }
+      } catch {
+        // Database down: no figures this scrape; /readyz tells why.
       }
     },
   });

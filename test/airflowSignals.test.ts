@@ -82,8 +82,9 @@ describe('POST /v1/signals/airflow → diagnosis → RCA → table health', () =
 
     const rca = await rcaFor(signalId);
     expect(rca).toMatchObject({
-      table: 'lake.orders', status: 'open', category: 'source_unavailable',
-      assignee: { team: 'orders-dba', role: 'source_owner' }, auto_resolution: null, incident_id: 'source_unavailable:orders-db',
+      table: 'lake.orders', status: 'resolving', category: 'source_unavailable',
+      assignee: { team: 'orders-dba', role: 'source_owner' }, incident_id: 'source_unavailable:orders-db',
+      auto_resolution: { resolver: 'retry-with-backoff', state: 'scheduled', attempts: 0, max_attempts: 5 },
     });
     expect(rca.manual_steps).toContain('orders-db');
     expect(rca.evidence[0]).toMatchObject({ analyser: 'exception-classifier', error: null });
@@ -91,13 +92,15 @@ describe('POST /v1/signals/airflow → diagnosis → RCA → table health', () =
 
     const health = await daemon.call('GET', '/v1/tables/lake.orders/health', { token: readerToken });
     expect(health.status).toBe(200);
-    expect(health.body).toMatchObject({ table: 'lake.orders', status: 'unhealthy', rca_id: rca.id, error: { category: 'source_unavailable' }, assignee: { team: 'orders-dba' }, resolution: null });
+    expect(health.body).toMatchObject({ table: 'lake.orders', status: 'unhealthy', rca_id: rca.id, error: { category: 'source_unavailable' }, assignee: { team: 'orders-dba' }, resolution: { resolver: 'retry-with-backoff', state: 'scheduled' } });
 
     const success = await daemon.call('POST', '/v1/signals/airflow', { body: { ...body, event: 'success', try_number: 2, exception: null }, token: ingestToken });
     expect(success.status).toBe(202);
     await waitFor(async () => (await daemon.call('GET', '/v1/tables/lake.orders/health')).body.status === 'healthy', 10_000, 'table healthy');
     const resolved = await daemon.call('GET', `/v1/rca/${rca.id}`);
     expect(resolved.body.status).toBe('resolved');
+    // The success confirmed the recovery: the job is done, nothing left to retry.
+    expect(resolved.body.auto_resolution.state).toBe('recovered');
     expect(resolved.body.resolved_at).not.toBeNull();
 
     const history = await daemon.call('GET', '/v1/tables/lake.orders/history', { token: readerToken });

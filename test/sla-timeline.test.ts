@@ -492,7 +492,7 @@ const NO_VERDICT: Case[] = [
 
 describe('sla-timeline', () => {
   it('has the expected meta', () => {
-    expect(slaTimeline.meta).toMatchObject({ id: 'sla-timeline', version: '1', appliesTo: ['sla_miss'] });
+    expect(slaTimeline.meta).toMatchObject({ id: 'sla-timeline', version: '2', appliesTo: ['sla_miss'] });
   });
 
   const groups: Array<[string, Case[]]> = [

@@ -32,7 +32,7 @@ export const TableHealthSchema = Type.Object({
   error: Nullable(Type.Object({ category: CategorySchema, summary: Type.String() })),
   rca_id: Nullable(Type.String({ format: 'uuid' })),
   assignee: Nullable(AssigneeSchema),
-  resolution: Nullable(Type.Object({ resolver: Type.String(), state: Type.String(), attempts: Type.Integer(), next_attempt_at: Nullable(DateTimeString) })),
+  resolution: Nullable(Type.Object({ resolver: Type.String(), state: Type.String(), attempts: Type.Integer(), max_attempts: Type.Integer(), next_attempt_at: Nullable(DateTimeString), last_error: Nullable(Type.String()) })),
   owner: Nullable(Type.String()),
   tier: Nullable(Type.Integer()),
   in_catalog: Type.Boolean(),
@@ -64,6 +64,15 @@ export const RcaSchema = Type.Object({
   updated_at: DateTimeString,
   resolved_at: Nullable(DateTimeString),
 }, { $id: 'Rca' });
+
+export const RcaDetailSchema = Type.Intersect([RcaSchema, Type.Object({
+  attempts: Type.Array(Type.Object({
+    attempt: Type.Integer(), resolver: Type.String(), outcome: Type.String(), actor: Type.String(),
+    detail: Nullable(Type.Record(Type.String(), Type.Unknown())), error: Nullable(Type.String()),
+    started_at: DateTimeString, finished_at: Nullable(DateTimeString),
+  })),
+  actions: Type.Array(Type.Object({ action: Type.String(), actor: Type.String(), outcome: Type.String(), detail: Nullable(Type.Record(Type.String(), Type.Unknown())), at: DateTimeString })),
+})]);
 
 export const listOf = <T extends TSchema>(item: T) => Type.Object({ items: Type.Array(item), next_cursor: Nullable(Type.String()) });
 

@@ -27,6 +27,9 @@ export interface ApiDeps {
   platformTeam: string;
   /** Tells the diagnosis worker a signal was stored, so it does not wait for its poll. */
   onSignalStored: () => void;
+  /** Tells the resolution worker a job is due now (a one-click retry). */
+  onResolutionScheduled: () => void;
+  manualRetriesPer10Min: number;
   /** Which signal kind each Kafka topic carries, for dead-letter replay. */
   topicKinds: Map<string, EventKind>;
   /** False while starting up or shutting down; /readyz reports it. */

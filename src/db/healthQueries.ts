@@ -1,6 +1,6 @@
 import { and, count, desc, eq, gte, lt, or, type SQL } from 'drizzle-orm';
 import type { Db } from './client.ts';
-import { catalogTables, healthEvents, rcaRecords, tableHealth } from './schema.ts';
+import { catalogTables, healthEvents, rcaActions, rcaRecords, resolutionAttempts, resolutionJobs, tableHealth } from './schema.ts';
 
 /** An opaque cursor: the sort key of the last item of the page. */
 export function encodeCursor(at: Date, id: string): string {
@@ -22,10 +22,24 @@ const iso = (d: Date | null) => (d ? d.toISOString() : null);
 
 export interface TableFilters { status?: string; owner?: string; assignee?: string; category?: string }
 
-type HealthRow = { health: typeof tableHealth.$inferSelect; catalog: typeof catalogTables.$inferSelect | null; rca: typeof rcaRecords.$inferSelect | null };
+type HealthRow = { health: typeof tableHealth.$inferSelect; catalog: typeof catalogTables.$inferSelect | null; rca: typeof rcaRecords.$inferSelect | null; job: JobRow | null };
+type JobRow = typeof resolutionJobs.$inferSelect;
+
+/** The live state of an RCA's auto-resolution, from its job (the single source of truth). */
+export function resolutionView(job: JobRow | null) {
+  if (!job) return null;
+  return {
+    resolver: job.resolver,
+    state: job.state,
+    attempts: job.attempts,
+    max_attempts: job.maxAttempts,
+    next_attempt_at: job.state === 'scheduled' ? job.runAt.toISOString() : null,
+    last_error: job.lastError,
+  };
+}
 
 function tableHealthView(row: HealthRow) {
-  const { health, catalog, rca } = row;
+  const { health, catalog, rca, job } = row;
   const rcaOpen = rca !== null && rca.status !== 'resolved';
   return {
     table: health.tableName,
@@ -35,7 +49,7 @@ function tableHealthView(row: HealthRow) {
     error: rcaOpen ? { category: rca.category as never, summary: rca.summary } : null,
     rca_id: rcaOpen ? rca.id : null,
     assignee: rcaOpen ? { team: rca.assigneeTeam, role: rca.assigneeRole as never, reason: rca.assigneeReason } : null,
-    resolution: null,
+    resolution: rcaOpen ? resolutionView(job) : null,
     owner: catalog?.owner ?? null,
     tier: catalog?.tier ?? null,
     in_catalog: catalog !== null,
@@ -45,9 +59,10 @@ function tableHealthView(row: HealthRow) {
 export type TableHealthView = ReturnType<typeof tableHealthView>;
 
 function healthSelect(db: Db) {
-  return db.select({ health: tableHealth, catalog: catalogTables, rca: rcaRecords }).from(tableHealth)
+  return db.select({ health: tableHealth, catalog: catalogTables, rca: rcaRecords, job: resolutionJobs }).from(tableHealth)
     .leftJoin(catalogTables, eq(catalogTables.name, tableHealth.tableName))
-    .leftJoin(rcaRecords, eq(rcaRecords.id, tableHealth.rcaId));
+    .leftJoin(rcaRecords, eq(rcaRecords.id, tableHealth.rcaId))
+    .leftJoin(resolutionJobs, eq(resolutionJobs.rcaId, tableHealth.rcaId));
 }
 
 /** Table health, newest status change first, keyset-paginated on (since, table). */
@@ -70,10 +85,10 @@ export async function getTableHealth(db: Db, table: string): Promise<TableHealth
   // Onboarded but never heard of: DESIGN 6 calls that `unknown`.
   const [catalog] = await db.select().from(catalogTables).where(eq(catalogTables.name, table));
   if (!catalog) return null;
-  return { ...tableHealthView({ health: { tableName: table, status: 'unknown', since: catalog.updatedAt, lastCheckedAt: catalog.updatedAt, rcaId: null, lastSuccessAt: null }, catalog, rca: null }) };
+  return { ...tableHealthView({ health: { tableName: table, status: 'unknown', since: catalog.updatedAt, lastCheckedAt: catalog.updatedAt, rcaId: null, lastSuccessAt: null }, catalog, rca: null, job: null }) };
 }
 
-export function rcaView(row: typeof rcaRecords.$inferSelect, withEvidence: boolean) {
+export function rcaView(row: typeof rcaRecords.$inferSelect, job: JobRow | null, withEvidence: boolean) {
   return {
     id: row.id,
     table: row.tableName,
@@ -83,7 +98,8 @@ export function rcaView(row: typeof rcaRecords.$inferSelect, withEvidence: boole
     summary: row.summary,
     confidence: row.confidence,
     assignee: { team: row.assigneeTeam, role: row.assigneeRole as never, reason: row.assigneeReason },
-    auto_resolution: row.autoResolution as Record<string, unknown> | null,
+    // The plan stored at diagnosis, with the job's live state over it.
+    auto_resolution: row.autoResolution ? { ...(row.autoResolution as Record<string, unknown>), ...(resolutionView(job) ?? {}) } : null,
     manual_steps: row.manualSteps,
     signal_ids: row.signalIds,
     ...(withEvidence ? { evidence: row.evidence as never[] } : {}),
@@ -104,15 +120,24 @@ export async function listRca(db: Db, filters: RcaFilters, limit: number, cursor
   if (filters.status) where.push(eq(rcaRecords.status, filters.status));
   if (filters.since) where.push(gte(rcaRecords.createdAt, filters.since));
   if (cursor) where.push(or(lt(rcaRecords.createdAt, cursor.at), and(eq(rcaRecords.createdAt, cursor.at), lt(rcaRecords.id, cursor.id)))!);
-  const rows = await db.select().from(rcaRecords).where(and(...where)).orderBy(desc(rcaRecords.createdAt), desc(rcaRecords.id)).limit(limit + 1);
+  const rows = await db.select({ rca: rcaRecords, job: resolutionJobs }).from(rcaRecords).leftJoin(resolutionJobs, eq(resolutionJobs.rcaId, rcaRecords.id))
+    .where(and(...where)).orderBy(desc(rcaRecords.createdAt), desc(rcaRecords.id)).limit(limit + 1);
   const page = rows.slice(0, limit);
-  const last = page[page.length - 1];
-  return { items: page.map((r) => rcaView(r, withEvidence)), next_cursor: rows.length > limit && last ? encodeCursor(last.createdAt, last.id) : null };
+  const last = page[page.length - 1]?.rca;
+  return { items: page.map((r) => rcaView(r.rca, r.job, withEvidence)), next_cursor: rows.length > limit && last ? encodeCursor(last.createdAt, last.id) : null };
 }
 
 export async function getRca(db: Db, id: string, withEvidence: boolean) {
-  const [row] = await db.select().from(rcaRecords).where(eq(rcaRecords.id, id));
-  return row ? rcaView(row, withEvidence) : null;
+  const [row] = await db.select({ rca: rcaRecords, job: resolutionJobs }).from(rcaRecords).leftJoin(resolutionJobs, eq(resolutionJobs.rcaId, rcaRecords.id)).where(eq(rcaRecords.id, id));
+  if (!row) return null;
+  // Every attempt and every one-click action is visible on the record (DESIGN 7, issue 5).
+  const attempts = await db.select().from(resolutionAttempts).where(eq(resolutionAttempts.rcaId, id)).orderBy(resolutionAttempts.startedAt, resolutionAttempts.attempt);
+  const actions = await db.select().from(rcaActions).where(eq(rcaActions.rcaId, id)).orderBy(rcaActions.at);
+  return {
+    ...rcaView(row.rca, row.job, withEvidence),
+    attempts: attempts.map((a) => ({ attempt: a.attempt, resolver: a.resolver, outcome: a.outcome, actor: a.actor, detail: (a.detail as Record<string, unknown> | null) ?? null, error: a.error, started_at: a.startedAt.toISOString(), finished_at: iso(a.finishedAt) })),
+    actions: actions.map((a) => ({ action: a.action, actor: a.actor, outcome: a.outcome, detail: (a.detail as Record<string, unknown> | null) ?? null, at: a.at.toISOString() })),
+  };
 }
 
 /** A table's health events, newest first. */

@@ -1,7 +1,8 @@
 import { randomUUID } from 'node:crypto';
 import { and, eq, inArray, lte, sql } from 'drizzle-orm';
 import type { Db, Tx } from './client.ts';
-import { healthEvents, rcaRecords, signals, tableHealth } from './schema.ts';
+import { healthEvents, rcaRecords, resolutionJobs, signals, tableHealth } from './schema.ts';
+import type { PlannedResolution } from '../resolvers/planResolution.ts';
 import type { Signal } from '../signals/types.ts';
 import type { Diagnosis } from '../diagnosers/buildDiagnosis.ts';
 
@@ -53,27 +54,28 @@ async function setHealth(tx: Tx, table: string, current: { status: string; since
  * its health event. A failure older than the table's latest success is recorded, but as
  * already resolved, and leaves the health alone: the table recovered after it.
  */
-export async function recordDiagnosis(db: Db, signal: Signal, diagnosis: Diagnosis): Promise<WriteOutcome> {
+export async function recordDiagnosis(db: Db, signal: Signal, diagnosis: Diagnosis, resolution: PlannedResolution | null): Promise<WriteOutcome> {
   return db.transaction(async (tx) => {
     if (!(await claimDiagnosed(tx, signal.id))) return { applied: false } as const;
     const now = new Date();
     const health = await lockHealth(tx, signal.table, now);
     const superseded = health.lastSuccessAt !== null && health.lastSuccessAt >= signal.occurredAt;
     const rcaId = randomUUID();
+    const job = superseded || !resolution ? null : await scheduleJob(tx, { rcaId, table: signal.table, resolution, now });
     await tx.insert(rcaRecords).values({
       id: rcaId,
       tableName: signal.table,
       signalId: signal.id,
       signalIds: [signal.id],
       incidentId: diagnosis.incidentId,
-      status: superseded ? 'resolved' : 'open',
+      status: superseded ? 'resolved' : job?.scheduled ? 'resolving' : 'open',
       category: diagnosis.category,
       summary: diagnosis.summary,
       confidence: diagnosis.confidence,
       assigneeTeam: diagnosis.assignee.team,
       assigneeRole: diagnosis.assignee.role,
       assigneeReason: diagnosis.assignee.reason,
-      autoResolution: null,
+      autoResolution: job?.autoResolution ?? null,
       manualSteps: diagnosis.manualSteps,
       evidence: diagnosis.evidence,
       createdAt: now,
@@ -92,6 +94,32 @@ export async function recordDiagnosis(db: Db, signal: Signal, diagnosis: Diagnos
     return { applied: true, rcaId, oldStatus, newStatus: effective, superseded } as const;
   });
 }
+
+/**
+ * Creates the resolution job of a new RCA in the diagnosis transaction — unless a job that will
+ * re-trigger the same Airflow run is already active (never two re-triggers of one run in
+ * flight); then the RCA points at the RCA whose job covers it.
+ */
+async function scheduleJob(tx: Tx, input: { rcaId: string; table: string; resolution: PlannedResolution; now: Date }) {
+  const { resolution, now } = input;
+  const { dag_id: dagId, run_id: runId } = resolution.plan.params as { dag_id?: string; run_id?: string };
+  if (dagId && runId) {
+    const [active] = await tx.select({ rcaId: resolutionJobs.rcaId }).from(resolutionJobs)
+      .where(and(inArray(resolutionJobs.state, [...ACTIVE_JOB_STATES]), sql`${resolutionJobs.params}->>'dag_id' = ${dagId}`, sql`${resolutionJobs.params}->>'run_id' = ${runId}`))
+      .limit(1);
+    if (active) return { scheduled: false, autoResolution: { resolver: resolution.resolver, state: 'covered', covered_by_rca: active.rcaId } };
+  }
+  await tx.insert(resolutionJobs).values({
+    id: randomUUID(), rcaId: input.rcaId, tableName: input.table, resolver: resolution.resolver, state: 'scheduled',
+    attempts: 0, maxAttempts: resolution.plan.maxAttempts, runAt: new Date(now.getTime() + resolution.plan.firstAttemptInMs),
+    deadline: resolution.plan.waitUpToMs ? new Date(now.getTime() + resolution.plan.waitUpToMs) : null,
+    params: resolution.plan.params, createdAt: now, updatedAt: now,
+  });
+  return { scheduled: true, autoResolution: { resolver: resolution.resolver, max_attempts: resolution.plan.maxAttempts } };
+}
+
+/** Job states in which the job may still act on its run. */
+export const ACTIVE_JOB_STATES = ['scheduled', 'running', 'waiting_recovery'] as const;
 
 /**
  * A failure makes a table unhealthy; a retry (Airflow will run the task again), an SLA miss
@@ -115,9 +143,15 @@ export async function applySuccess(db: Db, signal: Signal): Promise<WriteOutcome
     const health = await lockHealth(tx, signal.table, now);
     const earlierSignals = tx.select({ id: signals.id }).from(signals)
       .where(and(eq(signals.tableName, signal.table), lte(signals.occurredAt, signal.occurredAt)));
-    await tx.update(rcaRecords)
+    const resolved = await tx.update(rcaRecords)
       .set({ status: 'resolved', resolvedAt: now, resolvedBySignal: signal.id, updatedAt: now })
-      .where(and(eq(rcaRecords.tableName, signal.table), inArray(rcaRecords.status, [...OPEN_RCA_STATUSES]), inArray(rcaRecords.signalId, earlierSignals)));
+      .where(and(eq(rcaRecords.tableName, signal.table), inArray(rcaRecords.status, [...OPEN_RCA_STATUSES]), inArray(rcaRecords.signalId, earlierSignals)))
+      .returning({ id: rcaRecords.id });
+    // Recovery confirmed: their resolution jobs are done (DESIGN 7).
+    if (resolved.length > 0) {
+      await tx.update(resolutionJobs).set({ state: 'recovered', finishedAt: now, updatedAt: now, lockedBy: null, lockedUntil: null })
+        .where(and(inArray(resolutionJobs.rcaId, resolved.map((r) => r.id)), inArray(resolutionJobs.state, [...ACTIVE_JOB_STATES, 'exhausted'])));
+    }
     const [stillOpen] = await tx.select({ id: rcaRecords.id }).from(rcaRecords)
       .where(and(eq(rcaRecords.tableName, signal.table), inArray(rcaRecords.status, [...OPEN_RCA_STATUSES])))
       .orderBy(sql`${rcaRecords.createdAt} DESC`).limit(1);

@@ -142,3 +142,64 @@ export const deadLetters = pgTable('dead_letters', {
   replayedAt: ts('replayed_at'),
   replayedSignalId: uuid('replayed_signal_id'),
 }, (t) => [uniqueIndex('dead_letters_position_idx').on(t.topic, t.partition, t.offset), index('dead_letters_received_idx').on(t.receivedAt, t.id)]);
+
+/**
+ * One durable auto-resolution job per RCA (DESIGN 7). Retry state lives in these columns
+ * (DESIGN 10.5): `attempts`, `max_attempts`, `run_at`, `last_error`; a job is claimed with
+ * SKIP LOCKED and a lease (`locked_by`, `locked_until`) so one replica runs each attempt.
+ */
+export const resolutionJobs = pgTable('resolution_jobs', {
+  id: uuid('id').primaryKey(),
+  rcaId: uuid('rca_id').notNull(),
+  tableName: text('table_name').notNull(),
+  resolver: text('resolver').notNull(),
+  /** scheduled | running | waiting_recovery | recovered | exhausted | cancelled */
+  state: text('state').notNull(),
+  attempts: integer('attempts').notNull().default(0),
+  maxAttempts: integer('max_attempts').notNull(),
+  runAt: ts('run_at').notNull(),
+  /** When waiting for a condition (replica lag, upstream health) stops and the job escalates. */
+  deadline: ts('deadline'),
+  lastError: text('last_error'),
+  /** What the resolver needs: Airflow instance, dag, run, tasks, the condition to wait for. */
+  params: jsonb('params').notNull(),
+  lockedBy: text('locked_by'),
+  lockedUntil: ts('locked_until'),
+  createdAt: ts('created_at').notNull().defaultNow(),
+  updatedAt: ts('updated_at').notNull().defaultNow(),
+  finishedAt: ts('finished_at'),
+}, (t) => [
+  uniqueIndex('resolution_jobs_rca_idx').on(t.rcaId),
+  index('resolution_jobs_due_idx').on(t.runAt).where(sql`state = 'scheduled'`),
+  index('resolution_jobs_table_idx').on(t.tableName, t.state),
+]);
+
+/**
+ * Every attempt, written before the external call it makes: a crash mid-call leaves a
+ * `started` row, and the attempt is never run a second time (`(job_id, attempt)` is unique).
+ */
+export const resolutionAttempts = pgTable('resolution_attempts', {
+  id: uuid('id').primaryKey(),
+  jobId: uuid('job_id').notNull(),
+  rcaId: uuid('rca_id').notNull(),
+  resolver: text('resolver').notNull(),
+  attempt: integer('attempt').notNull(),
+  /** started | retriggered | waiting | failed | unknown (the process died during the call) */
+  outcome: text('outcome').notNull(),
+  detail: jsonb('detail'),
+  error: text('error'),
+  actor: text('actor').notNull(),
+  startedAt: ts('started_at').notNull().defaultNow(),
+  finishedAt: ts('finished_at'),
+}, (t) => [uniqueIndex('resolution_attempts_job_attempt_idx').on(t.jobId, t.attempt), index('resolution_attempts_rca_idx').on(t.rcaId)]);
+
+/** The audit trail of one-click actions on RCAs: who did what, when. */
+export const rcaActions = pgTable('rca_actions', {
+  id: uuid('id').primaryKey(),
+  rcaId: uuid('rca_id').notNull(),
+  action: text('action').notNull(),
+  actor: text('actor').notNull(),
+  outcome: text('outcome').notNull(),
+  detail: jsonb('detail'),
+  at: ts('at').notNull().defaultNow(),
+}, (t) => [index('rca_actions_rca_idx').on(t.rcaId, t.at)]);

@@ -15,6 +15,10 @@ export interface Diagnosis {
   incidentId: string;
   manualSteps: string;
   evidence: EvidenceEntry[];
+  /** The deciding verdict's details, for planning the auto-resolution. */
+  details: Record<string, string | number>;
+  /** True when the verdict took over another RCA's diagnosis. */
+  inherited: boolean;
 }
 
 /** The diagnoser for a signal kind: the registered analysers that apply to it, in registry order. */
@@ -77,6 +81,8 @@ export async function buildDiagnosis(
     incidentId: verdict?.inherit?.incidentId ?? incidentKey(category, signal.table, catalog, details),
     manualSteps,
     evidence,
+    details,
+    inherited: Boolean(verdict?.inherit),
   };
 }
 

@@ -12,6 +12,8 @@ import { normaliseError } from '../errors.ts';
 import type { Metrics } from '../metrics.ts';
 import { buildDiagnosis } from './buildDiagnosis.ts';
 import type { Analyser, SharedHelpers } from './types.ts';
+import { planResolution } from '../resolvers/planResolution.ts';
+import type { ResolverSettings } from '../resolvers/types.ts';
 
 export interface DiagnosisWorkerOptions {
   database: Database;
@@ -22,6 +24,8 @@ export interface DiagnosisWorkerOptions {
   pollMs: number;
   analyserTimeoutMs: number;
   platformTeam: string;
+  /** Timings the resolvers plan with. */
+  resolverSettings: ResolverSettings;
   /** History, look-up cache, Airflow clients, source DSNs, settings: what every analyser gets. */
   shared: SharedHelpers;
   registry?: readonly Analyser[];
@@ -158,7 +162,11 @@ export class DiagnosisWorker {
           timeoutMs: this.options.analyserTimeoutMs, log: signalLog, shutdown: this.shutdown.signal, registry: this.options.registry, shared: this.options.shared,
         });
         category = diagnosis.category;
-        outcome = await recordDiagnosis(database.db, signal, diagnosis);
+        const resolution = planResolution({
+          category: diagnosis.category, table: signal.table, signal, catalogTable: catalog.table,
+          details: diagnosis.details, settings: this.options.resolverSettings, inherited: diagnosis.inherited,
+        });
+        outcome = await recordDiagnosis(database.db, signal, diagnosis, resolution);
       }
       if (!outcome.applied) {
         signalLog.info('already diagnosed by another process; nothing written');
@@ -195,7 +203,9 @@ export class DiagnosisWorker {
           incidentId: `unknown:${signal.table}`,
           manualSteps: `Medic could not diagnose this signal: \`${error.message.replace(/`/g, "'")}\`. Check the Medic logs for signal ${signal.id}.`,
           evidence: [{ analyser: 'diagnosis', version: '1', inputs: { signal_id: signal.id }, observations: { attempts }, findings: [], verdict: null, error: error.message, duration_ms: 0 }],
-        });
+          details: {},
+          inherited: false,
+        }, null);
         return;
       }
       const delaySeconds = Math.min(300, 2 ** attempts);

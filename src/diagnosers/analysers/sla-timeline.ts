@@ -1,11 +1,12 @@
 import type { Analyser, AnalyserContext, AnalyserResult, Finding, HistoricSignal, Verdict } from '../types.ts';
 import { checkUpstreams, lookbackMs } from '../upstreamLateness.ts';
 import { inheritedVerdict } from '../inheritDiagnosis.ts';
+import { airflowUrlVariable, cachedAirflow, untilAborted, type DagRun, type TaskInstance } from '../../clients/airflowClient.ts';
 
 /**
- * sla-timeline: why a table missed its deadline (DESIGN 5). Version 1 works only from the
- * catalog and the signals Medic already holds; Airflow's REST timings (queued vs running) come
- * in a later version.
+ * sla-timeline: why a table missed its deadline (DESIGN 5), from the catalog, the signals Medic
+ * already holds and — when the table's Airflow instance is configured — Airflow's own view of
+ * the run (version 2). Without an Airflow client the analyser behaves exactly as version 1.
  *
  * The window looked at runs from `expected_by − lookback` (see {@link lookbackMs}: twice the SLA's
  * allowed run time, at least 6 h, 24 h without an SLA) to `detected_at`. The rules are tried in
@@ -13,6 +14,20 @@ import { inheritedVerdict } from '../inheritDiagnosis.ts';
  *
  *  a. the run already failed → the failure's own diagnosis: the lateness has the failure's cause,
  *     and one incident with one assignee is better than a second, vaguer one;
+ *  A. Airflow's view of the run (the event's dag_id/run_id, else the DAG's newest run), facts
+ *     from the system that runs it, so 0.95 unless noted:
+ *     A1. still queued → scheduler_backlog 0.95;
+ *     A2. a sensor of the run is waiting (a running/deferred task whose operator ends in
+ *         `Sensor`, or any task in up_for_reschedule) → upstream_late 0.9, upstream owner
+ *         (details.upstream when the sensor's external_dag_id is a catalog upstream's DAG);
+ *         0.9, not 0.95: the sensor shows what the run waits for, not why that is late;
+ *     A3. queued (queued_at → start_date) more than 3× the median of earlier runs and more than
+ *         5 min → scheduler_backlog 0.95;
+ *     A4. running (or ran) more than twice the median duration of earlier successful runs
+ *         (at least 3) → runtime_regression 0.95;
+ *     Airflow reporting the run failed with no failure signal gives a finding and no verdict
+ *     (the failure's diagnosis is the answer, and it is not there yet); a run Airflow shows as
+ *     started rules out d.
  *  b. an upstream is failing or late → the upstream (a run waiting on a sensor cannot finish);
  *  c. the run succeeded after the deadline → ran too long (runtime regression) or started late
  *     (scheduler backlog), told apart by the run's duration against its history;
@@ -40,6 +55,10 @@ const messages: Record<string, string> = {
   startedLate: 'The run finished at {finished_at}, after its deadline {expected_by}, in its usual time ({duration_s} s, median {median_s} s): it started late.',
   startedLateUnsure: 'The run finished at {finished_at}, after its deadline {expected_by}; there is too little history to judge its duration, so it most likely started late.',
   runMissing: 'No run of {dag_id} reported since {since}: never started or still queued.',
+  airflowStillQueued: 'Airflow shows run {run_id} of {dag_id} still queued at {detected_at} (queued since {queued_at}), past its deadline {expected_by}: the scheduler has not started it.',
+  airflowQueuedLong: 'Airflow shows run {run_id} of {dag_id} waited {queued_s} s in the queue before starting, more than {factor}× its usual {median_queued_s} s.',
+  airflowSensorWaiting: 'Airflow shows run {run_id} of {dag_id} waiting on the sensor {sensor_task} ({operator}) for {upstream}, so {table} could not be ready by {expected_by}.',
+  airflowRunningLong: 'Airflow shows run {run_id} of {dag_id} {state_text} {elapsed_s} s, more than twice its median of {median_s} s over {history} earlier successful runs.',
   // findings
   noDeadline: 'The SLA miss has no valid expected_by; the detection time {detected_at} is used as the deadline.',
   noSla: '{table} has no SLA in the catalog: looked back 24 h.',
@@ -49,6 +68,12 @@ const messages: Record<string, string> = {
   lateSuccess: 'Success signal {success_signal} arrived at {finished_at}, {late_by_min} min after the deadline.',
   tooLittleHistory: 'Only {count} earlier successes with a duration in 14 days (need {needed}): the run\'s duration cannot be judged.',
   runSignalsElsewhere: '{count} run signal(s) in the window, none of them a failure of this run or a success after the deadline.',
+  airflowNotConfigured: 'Airflow instance {name} is not configured ({env}): the run\'s queue and run times could not be asked.',
+  airflowRunNotFound: 'Airflow does not list run {run_id} among the {count} newest runs of {dag_id}.',
+  airflowNoRuns: 'Airflow has no runs of {dag_id}.',
+  airflowRunFailed: 'Airflow shows run {run_id} failed, but Medic has no failure signal for it yet; leaving the SLA miss to later analysers.',
+  airflowError: 'Airflow could not be asked about the run: {error}',
+  airflowRunState: 'Airflow shows run {run_id} {state} (started {start_date}); it is not queued, waiting on a sensor, nor running far longer than usual.',
 };
 
 /** Only the run itself, or a signal that names no run (it could be this one); never another run. */
@@ -111,12 +136,203 @@ function stringOr(value: unknown): string | undefined {
   return typeof value === 'string' && value !== '' ? value : undefined;
 }
 
+/** Multiple of the median queue time that counts as a backlog (and never under 5 min). */
+const QUEUE_FACTOR = 3;
+const MIN_BACKLOG_S = 300;
+
+interface AirflowOutcome {
+  verdict: Verdict | null;
+  /** Airflow settled it without a verdict (the run failed): the history rules must not guess. */
+  stop: boolean;
+  /** Airflow shows the run started, so "never started" (rule d) is ruled out. */
+  started: boolean;
+}
+
+interface AirflowInput {
+  dagId: string | undefined;
+  runId: string | undefined;
+  expectedBy: Date;
+  detectedAt: Date;
+  findings: Finding[];
+  observations: Record<string, unknown>;
+}
+
+function seconds(from: Date, to: Date): number {
+  return (to.getTime() - from.getTime()) / 1000;
+}
+
+/** A task that shows the run is waiting on something outside it. */
+function isWaitingSensor(t: TaskInstance): boolean {
+  if (t.state === 'up_for_reschedule') return true;
+  return (t.state === 'running' || t.state === 'deferred') && /Sensor$/.test(t.operator ?? '');
+}
+
+/**
+ * Rules A1–A4 (see the top of the file). Airflow errors do not fail the analyser: they are
+ * recorded, and the history rules still run.
+ */
+async function airflowRules(ctx: AnalyserContext, input: AirflowInput): Promise<AirflowOutcome> {
+  const none: AirflowOutcome = { verdict: null, stop: false, started: false };
+  const { signal, catalog, helpers } = ctx;
+  const { dagId, expectedBy, detectedAt, findings, observations } = input;
+  const name = signal.pipeline.airflow ?? stringOr(signal.payload['airflow']) ?? catalog.table?.pipeline?.airflow;
+  const client = helpers.airflow(name);
+  if (!client) {
+    // An observation, not a finding: without Airflow the analyser reads exactly as version 1.
+    observations['airflow'] = { configured: false, ...(name ? { name, env: airflowUrlVariable(name) } : {}) };
+    return none;
+  }
+  if (!dagId) {
+    observations['airflow'] = { name: client.name, skipped: 'no dag_id in the event or the catalog' };
+    return none;
+  }
+  const seen: Record<string, unknown> = { name: client.name, asked: [] as string[] };
+  observations['airflow'] = seen;
+  const asked = seen['asked'] as string[];
+  const airflow = cachedAirflow(client, helpers.cache, helpers.settings.lookupTtlMs);
+  let runs: DagRun[];
+  let tis: TaskInstance[];
+  let run: DagRun | undefined;
+  try {
+    asked.push(`recent runs of ${dagId}`);
+    runs = await untilAborted(airflow.recentRuns(dagId), helpers.abortSignal);
+    // The event's run; else the newest run that was due by the time the miss was detected.
+    run = input.runId
+      ? runs.find((r) => r.runId === input.runId)
+      : (runs.find((r) => r.runAfter === null || r.runAfter <= detectedAt) ?? runs[0]);
+    if (!run) {
+      if (input.runId) findings.push({ messageId: 'airflowRunNotFound', data: { run_id: input.runId, dag_id: dagId, count: runs.length } });
+      else findings.push({ messageId: 'airflowNoRuns', data: { dag_id: dagId } });
+      return none;
+    }
+    asked.push(`task instances of ${run.runId}`);
+    tis = await untilAborted(airflow.runTaskInstances(dagId, run.runId), helpers.abortSignal);
+  } catch (thrown) {
+    const error = thrown instanceof Error ? thrown.message : String(thrown);
+    seen['error'] = error;
+    findings.push({ messageId: 'airflowError', data: { error } });
+    return none;
+  }
+
+  const thisRun = run;
+  const others = runs.filter((r) => r.runId !== thisRun.runId);
+  const queueTimes = others.map((r) => (r.queuedAt && r.startDate ? seconds(r.queuedAt, r.startDate) : null)).filter((q): q is number => q !== null && q >= 0);
+  const durations = others
+    .filter((r) => r.state === 'success' && r.startDate && r.endDate)
+    .map((r) => seconds(r.startDate!, r.endDate!))
+    .filter((d) => d >= 0);
+  const medianQueued = queueTimes.length > 0 ? median(queueTimes) : null;
+  const medianDuration = durations.length > 0 ? median(durations) : null;
+  const taskStates = tis.reduce<Record<string, number>>((acc, t) => ({ ...acc, [t.state ?? 'none']: (acc[t.state ?? 'none'] ?? 0) + 1 }), {});
+  Object.assign(seen, {
+    run: {
+      run_id: thisRun.runId,
+      state: thisRun.state,
+      queued_at: thisRun.queuedAt?.toISOString() ?? null,
+      start_date: thisRun.startDate?.toISOString() ?? null,
+      end_date: thisRun.endDate?.toISOString() ?? null,
+    },
+    task_states: taskStates,
+    earlier_runs: others.length,
+    median_queued_s: medianQueued === null ? null : round1(medianQueued),
+    median_duration_s: medianDuration === null ? null : round1(medianDuration),
+    queue_history: queueTimes.length,
+    duration_history: durations.length,
+  });
+  const ids = { run_id: thisRun.runId, dag_id: dagId };
+  const started = thisRun.startDate !== null;
+
+  if (thisRun.state === 'failed') {
+    findings.push({ messageId: 'airflowRunFailed', data: { run_id: thisRun.runId } });
+    observations['rule'] = 'airflow-run-failed';
+    return { verdict: null, stop: true, started };
+  }
+
+  // A1. Still queued at detection time: nothing of it ran, the scheduler has not started it.
+  if (thisRun.state === 'queued' || (!started && thisRun.state !== 'success')) {
+    observations['rule'] = 'airflow-still-queued';
+    const queuedAt = thisRun.queuedAt?.toISOString() ?? 'unknown';
+    const details: Record<string, string | number> = { ...ids, queued_at: queuedAt };
+    if (thisRun.queuedAt) details['queued_s'] = round1(seconds(thisRun.queuedAt, detectedAt));
+    return {
+      verdict: {
+        category: 'scheduler_backlog',
+        confidence: 0.95,
+        summary: { messageId: 'airflowStillQueued', data: { ...ids, queued_at: queuedAt, detected_at: detectedAt.toISOString(), expected_by: expectedBy.toISOString() } },
+        details,
+      },
+      stop: false,
+      started,
+    };
+  }
+
+  // A2. Waiting on a sensor: the run cannot finish before what it waits for lands.
+  const sensor = thisRun.state === 'running' ? tis.filter(isWaitingSensor).sort((a, b) => (a.taskId < b.taskId ? -1 : a.taskId > b.taskId ? 1 : 0))[0] : undefined;
+  if (sensor) {
+    observations['rule'] = 'airflow-sensor-waiting';
+    const target = stringOr(sensor.renderedFields?.['external_dag_id']);
+    const upstream = target === undefined ? undefined : catalog.upstream.find((u) => u.pipeline?.dag_id === target);
+    const label = upstream?.name ?? (target ? `DAG ${target}` : 'its upstream');
+    const details: Record<string, string | number> = { ...ids, sensor_task: sensor.taskId, sensor_state: sensor.state ?? 'running' };
+    if (sensor.operator) details['operator'] = sensor.operator;
+    if (upstream) details['upstream'] = upstream.name;
+    if (target) details['upstream_dag'] = target;
+    return {
+      verdict: {
+        category: 'upstream_late',
+        confidence: 0.9,
+        assigneeRole: 'upstream_owner',
+        summary: {
+          messageId: 'airflowSensorWaiting',
+          data: { ...ids, sensor_task: sensor.taskId, operator: sensor.operator ?? sensor.state ?? 'sensor', upstream: label, table: signal.table, expected_by: expectedBy.toISOString() },
+        },
+        details,
+      },
+      stop: false,
+      started,
+    };
+  }
+
+  // A3. Started, but only after queueing far longer than usual.
+  if (thisRun.queuedAt && thisRun.startDate && medianQueued !== null && queueTimes.length >= MIN_HISTORY) {
+    const queued = seconds(thisRun.queuedAt, thisRun.startDate);
+    if (queued > QUEUE_FACTOR * medianQueued && queued > MIN_BACKLOG_S) {
+      observations['rule'] = 'airflow-queued-long';
+      const data = { ...ids, queued_s: round1(queued), median_queued_s: round1(medianQueued), factor: QUEUE_FACTOR };
+      return { verdict: { category: 'scheduler_backlog', confidence: 0.95, summary: { messageId: 'airflowQueuedLong', data }, details: data }, stop: false, started };
+    }
+  }
+
+  // A4. Running (or ran) far longer than the DAG's successful runs.
+  if (thisRun.startDate && medianDuration !== null && durations.length >= MIN_HISTORY) {
+    const finished = thisRun.endDate !== null;
+    const elapsed = seconds(thisRun.startDate, thisRun.endDate ?? detectedAt);
+    if (elapsed > REGRESSION_FACTOR * medianDuration) {
+      observations['rule'] = 'airflow-running-long';
+      const details = { ...ids, elapsed_s: round1(elapsed), median_s: round1(medianDuration), history: durations.length };
+      return {
+        verdict: {
+          category: 'runtime_regression',
+          confidence: 0.95,
+          summary: { messageId: 'airflowRunningLong', data: { ...details, state_text: finished ? 'ran' : 'has been running for' } },
+          details,
+        },
+        stop: false,
+        started,
+      };
+    }
+  }
+
+  findings.push({ messageId: 'airflowRunState', data: { run_id: thisRun.runId, state: thisRun.state ?? 'unknown', start_date: thisRun.startDate?.toISOString() ?? 'never' } });
+  return { verdict: null, stop: false, started };
+}
+
 const slaTimeline: Analyser = {
   meta: {
     id: 'sla-timeline',
-    version: '1',
+    version: '2',
     description:
-      'For an SLA miss: did the run fail (take its diagnosis), wait on a late upstream, run far longer than usual, start late, or never report at all — from the catalog and earlier signals.',
+      "For an SLA miss: did the run fail (take its diagnosis), queue or run far longer than usual or wait on a sensor (from Airflow's REST API), wait on a late upstream, start late, or never report at all — from Airflow, the catalog and earlier signals.",
     appliesTo: ['sla_miss'],
     messages,
   },
@@ -179,6 +395,11 @@ const slaTimeline: Analyser = {
       const verdict = inheritedVerdict({ ...chosen, rca }, { confidence: 0.9, messageId: 'runFailed', runId });
       return result(verdict);
     }
+
+    // A. Airflow's view of the run, when the table's instance is configured.
+    const airflowOutcome = await airflowRules(ctx, { dagId, runId, expectedBy, detectedAt, findings, observations });
+    if (airflowOutcome.verdict) return result(airflowOutcome.verdict);
+    if (airflowOutcome.stop) return result(null);
 
     // b. An upstream is failing or late: the run waits on it (a sensor) or loads stale input,
     //    and only the upstream's owner can fix that.
@@ -255,7 +476,7 @@ const slaTimeline: Analyser = {
     //    likeliest cause. A run id in the SLA event narrows "a run" to that run; signals that name
     //    no run could be it, so they count as a report.
     const reported = runSignals.filter((s) => matchesRun(s, runId));
-    if (reported.length === 0) {
+    if (reported.length === 0 && !airflowOutcome.started) {
       const since = windowStart.toISOString();
       observations['rule'] = 'run-missing';
       return result({
@@ -267,7 +488,7 @@ const slaTimeline: Analyser = {
     }
 
     observations['rule'] = null;
-    findings.push({ messageId: 'runSignalsElsewhere', data: { count: runSignals.length } });
+    if (reported.length > 0) findings.push({ messageId: 'runSignalsElsewhere', data: { count: runSignals.length } });
     return result(null);
   },
 };
