@@ -46,25 +46,25 @@ export function registerTableStatusGauge(metrics: Metrics, countByStatus: () => 
 
 /** Resolver effectiveness from PostgreSQL at scrape time (the same figures as /v1/stats/resolvers). */
 export function registerResolverGauges(metrics: Metrics, stats: () => Promise<Array<{ category: string; resolver: string; recovered: number; escalated: number; success_rate: number | null; median_time_to_recover_s: number | null }>>): void {
-  const labelNames = ['category', 'resolver'] as const;
-  const successRate = new client.Gauge({ name: 'medic_resolver_success_ratio', help: 'Recovered / (recovered + escalated) resolution jobs', labelNames, registers: [metrics.registry] });
-  const medianRecovery = new client.Gauge({ name: 'medic_resolver_time_to_recover_median_seconds', help: 'Median time from diagnosis to confirmed recovery', labelNames, registers: [metrics.registry] });
-  const recovered = new client.Gauge({ name: 'medic_resolver_recovered_jobs', help: 'Resolution jobs confirmed by a success signal', labelNames, registers: [metrics.registry] });
-  new client.Gauge({
-    name: 'medic_resolver_escalated_jobs', help: 'Resolution jobs that ran out of attempts', labelNames, registers: [metrics.registry],
+  type Stat = Awaited<ReturnType<typeof stats>>[number];
+  // prom-client collects every metric of a scrape concurrently: the four gauges share one query.
+  let shared: { at: number; rows: Promise<Stat[]> } | null = null;
+  const rows = () => {
+    if (!shared || Date.now() - shared.at > 1000) shared = { at: Date.now(), rows: stats().catch(() => []) };
+    return shared.rows;
+  };
+  const gauge = (name: string, help: string, value: (s: Stat) => number | null) => new client.Gauge({
+    name, help, labelNames: ['category', 'resolver'] as const, registers: [metrics.registry],
     async collect() {
-      this.reset(); successRate.reset(); medianRecovery.reset(); recovered.reset();
-      try {
-        for (const s of await stats()) {
-          const labels = { category: s.category, resolver: s.resolver };
-          this.set(labels, s.escalated);
-          recovered.set(labels, s.recovered);
-          if (s.success_rate !== null) successRate.set(labels, s.success_rate);
-          if (s.median_time_to_recover_s !== null) medianRecovery.set(labels, s.median_time_to_recover_s);
-        }
-      } catch {
-        // Database down: no figures this scrape; /readyz tells why.
+      this.reset();
+      for (const s of await rows()) {
+        const v = value(s);
+        if (v !== null) this.set({ category: s.category, resolver: s.resolver }, v);
       }
     },
   });
+  gauge('medic_resolver_success_ratio', 'Recovered / (recovered + escalated) resolution jobs', (s) => s.success_rate);
+  gauge('medic_resolver_time_to_recover_median_seconds', 'Median time from diagnosis to confirmed recovery', (s) => s.median_time_to_recover_s);
+  gauge('medic_resolver_recovered_jobs', 'Resolution jobs confirmed by a success signal', (s) => s.recovered);
+  gauge('medic_resolver_escalated_jobs', 'Resolution jobs that ran out of attempts', (s) => s.escalated);
 }

@@ -1,0 +1,67 @@
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+
+export interface ClearRequest { dagId: string; body: Record<string, unknown>; at: number }
+
+/**
+ * A small local HTTP server standing in for Airflow 3's REST API (an external system) in
+ * resolver tests: JWT from POST /auth/token, GET /api/v2/version, and
+ * POST /api/v2/dags/{dag_id}/clearTaskInstances, which it records. `failNext`/`failAlways`
+ * make it answer 503; `delayMs` holds the answer (to kill a daemon mid-call).
+ */
+export async function startAirflowStandIn(options: { username?: string; password?: string } = {}) {
+  const username = options.username ?? 'admin';
+  const password = options.password ?? 'admin';
+  const clears: ClearRequest[] = [];
+  const state = { failNext: 0, failAlways: false, delayMs: 0, tokenRequests: 0 };
+  const token = 'stand-in-jwt';
+
+  const server = http.createServer((req, res) => {
+    let raw = '';
+    req.on('data', (chunk: Buffer) => { raw += chunk.toString(); });
+    req.on('end', () => {
+      const send = (status: number, body: unknown) => {
+        res.writeHead(status, { 'content-type': 'application/json' });
+        res.end(JSON.stringify(body));
+      };
+      const url = req.url ?? '';
+      if (req.method === 'POST' && url === '/auth/token') {
+        state.tokenRequests += 1;
+        const body = JSON.parse(raw || '{}') as { username?: string; password?: string };
+        if (body.username !== username || body.password !== password) return send(401, { detail: 'Invalid credentials' });
+        return send(201, { access_token: token, token_type: 'bearer' });
+      }
+      if (req.headers.authorization !== `Bearer ${token}`) return send(401, { detail: 'Not authenticated' });
+      if (req.method === 'GET' && url === '/api/v2/version') return send(200, { version: '3.1.0', git_version: null });
+      const clear = /^\/api\/v2\/dags\/([^/]+)\/clearTaskInstances$/.exec(url);
+      if (req.method === 'POST' && clear) {
+        const body = JSON.parse(raw || '{}') as Record<string, unknown>;
+        clears.push({ dagId: decodeURIComponent(clear[1]!), body, at: Date.now() });
+        const answer = () => {
+          if (state.failAlways || state.failNext > 0) {
+            if (state.failNext > 0) state.failNext -= 1;
+            return send(503, { detail: 'Service Unavailable' });
+          }
+          const taskIds = (body.task_ids as string[] | undefined) ?? [];
+          send(200, {
+            task_instances: taskIds.map((taskId) => ({ dag_id: clear[1], dag_run_id: body.dag_run_id, task_id: taskId, map_index: -1, state: 'failed' })),
+            total_entries: taskIds.length,
+          });
+        };
+        if (state.delayMs > 0) setTimeout(answer, state.delayMs);
+        else answer();
+        return;
+      }
+      send(404, { detail: `no route ${req.method} ${url}` });
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  return {
+    url,
+    clears,
+    state,
+    env: { AIRFLOW_MAIN_URL: url, AIRFLOW_MAIN_USERNAME: username, AIRFLOW_MAIN_PASSWORD: password, AIRFLOW_MAIN_API: 'v2' },
+    close: () => new Promise<void>((resolve) => { server.closeAllConnections(); server.close(() => resolve()); }),
+  };
+}
