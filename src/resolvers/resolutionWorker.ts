@@ -236,5 +236,6 @@ export class ResolutionWorker {
 async function finishAttempt(tx: Tx, jobId: string, attempt: number | null, outcome: string, detail: Record<string, unknown> | null, error: string | null, keepDetail = false): Promise<void> {
   if (attempt === null) return;
   await tx.update(resolutionAttempts).set({ outcome, error, finishedAt: new Date(), ...(keepDetail && !detail ? {} : { detail }) })
-    .where(and(eq(resolutionAttempts.jobId, jobId), eq(resolutionAttempts.attempt, attempt)));
+    // Only an attempt still marked started: an `unknown` set after a crash stays unknown.
+    .where(and(eq(resolutionAttempts.jobId, jobId), eq(resolutionAttempts.attempt, attempt), eq(resolutionAttempts.outcome, 'started')));
 }
