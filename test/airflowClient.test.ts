@@ -186,7 +186,7 @@ describe('HttpAirflowClient, Airflow 3 (v2, JWT)', () => {
       }
       if (req.path === `/api/v2/dags/${DAG}/tasks`) {
         return { body: { tasks: [
-          { task_id: 'extract_a', downstream_task_ids: ['load_orders'] },
+          { task_id: 'extract_a', downstream_task_ids: ['load_orders'], operator_name: 'SqlToS3Operator' },
           { task_id: 'load_orders', downstream_task_ids: ['publish'] },
           { task_id: 'extract_b', downstream_task_ids: ['other', 'load_orders'] },
           { task_id: 'publish', downstream_task_ids: [] },
@@ -203,6 +203,7 @@ describe('HttpAirflowClient, Airflow 3 (v2, JWT)', () => {
     expect(await client.runTaskInstances(DAG, RUN)).toHaveLength(150);
     expect(seen.filter((r) => r.path.endsWith(`${RUN}/taskInstances`)).map((r) => r.query.get('offset'))).toEqual(['0', '100']);
     expect(await client.upstreamTaskIds(DAG, 'load_orders')).toEqual(['extract_a', 'extract_b']);
+    expect((await client.dagTasks(DAG))[0]).toEqual({ taskId: 'extract_a', downstreamTaskIds: ['load_orders'], operator: 'SqlToS3Operator' });
   });
 
   it('clears with dry_run false, only_failed, the run and the task ids', async () => {

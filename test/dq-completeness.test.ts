@@ -31,8 +31,9 @@ const ORDERS: CatalogTable = {
   source: { kind: 'postgres', name: 'orders-db', owner: 'orders-dba' },
   sla: { schedule: '0 * * * *', complete_within_minutes: 60 },
 };
-const CUSTOMERS: CatalogTable = { name: 'lake.customers', owner: 'crm-eng' };
-const PRODUCTS: CatalogTable = { name: 'lake.products', owner: 'catalog-eng' };
+const HOURLY = { schedule: '0 * * * *', complete_within_minutes: 60 };
+const CUSTOMERS: CatalogTable = { name: 'lake.customers', owner: 'crm-eng', sla: HOURLY };
+const PRODUCTS: CatalogTable = { name: 'lake.products', owner: 'catalog-eng', sla: HOURLY };
 
 function catalogView(table: CatalogTable | null = ORDERS): CatalogView {
   return { table, teams: new Map(), upstream: table ? [CUSTOMERS, PRODUCTS] : [], platformTeam: 'data-platform' };

@@ -1,4 +1,7 @@
-import { describe, it, expect } from 'vitest';
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { describe, it, expect, beforeAll, afterAll } from 'vitest';
+import { HttpAirflowClient } from '../src/clients/airflowClient.ts';
 import { memoryHistory } from './support/memoryHistory.ts';
 import { testHelpers } from './support/analyserHelpers.ts';
 import slaTimeline from '../src/diagnosers/analysers/sla-timeline.ts';
@@ -32,8 +35,9 @@ const ORDERS: CatalogTable = {
   source: { kind: 'postgres', name: 'orders-db', owner: 'orders-dba' },
   sla: { schedule: '0 * * * *', complete_within_minutes: 60 },
 };
-const CUSTOMERS: CatalogTable = { name: 'lake.customers', owner: 'crm-eng', pipeline: { dag_id: 'customers_hourly' } };
-const PRODUCTS: CatalogTable = { name: 'lake.products', owner: 'catalog-eng', pipeline: { dag_id: 'products_hourly' } };
+const HOURLY = { schedule: '0 * * * *', complete_within_minutes: 60 };
+const CUSTOMERS: CatalogTable = { name: 'lake.customers', owner: 'crm-eng', pipeline: { dag_id: 'customers_hourly' }, sla: HOURLY };
+const PRODUCTS: CatalogTable = { name: 'lake.products', owner: 'catalog-eng', pipeline: { dag_id: 'products_hourly' }, sla: HOURLY };
 
 function catalogView(table: CatalogTable | null = ORDERS, upstream: CatalogTable[] = [CUSTOMERS, PRODUCTS]): CatalogView {
   return { table, teams: new Map(), upstream: table ? upstream : [], platformTeam: 'data-platform' };
@@ -162,16 +166,109 @@ interface Case {
   rule?: string | null;
   /** A finding with this message id must be present. */
   finding?: string;
+  /** What the (fake) Airflow answers; without it no Airflow is configured. */
+  airflow?: AirflowScenario;
+  /** Airflow must not have been asked anything. */
+  airflowNotAsked?: boolean;
 }
 
-async function analyse(c: Pick<Case, 'event' | 'detectedAt' | 'catalog' | 'signals' | 'health'>): Promise<AnalyserResult> {
+async function analyse(c: Pick<Case, 'event' | 'detectedAt' | 'catalog' | 'signals' | 'health' | 'airflow'>): Promise<AnalyserResult> {
+  let airflow: (name: string | undefined) => HttpAirflowClient | null = () => null;
+  if (c.airflow) {
+    fakeAirflow.scenario = c.airflow;
+    const client = new HttpAirflowClient({ name: 'main', url: fakeAirflow.url, username: 'medic', password: 'pw', api: 'v2' });
+    airflow = (name) => (name === undefined || name === 'main' ? client : null);
+  }
   return slaTimeline.analyse({
     signal: slaSignal(c.event, c.detectedAt),
     catalog: c.catalog ?? catalogView(),
     earlier: [],
-    helpers: testHelpers({ history: memoryHistory(c.signals ?? [], c.health ?? UPSTREAMS_FINE) }),
+    helpers: testHelpers({ history: memoryHistory(c.signals ?? [], c.health ?? UPSTREAMS_FINE), airflow }),
   });
 }
+
+// --- A fake Airflow 3 (REST /api/v2, JWT) for the Airflow-timing rules: an external-API stand-in.
+
+interface AirflowRun {
+  run_id: string;
+  state: string;
+  /** UTC times of day on 2026-11-27 (HH:MM or HH:MM:SS), or null. */
+  run_after: string;
+  queued_at?: string | null;
+  start_date?: string | null;
+  end_date?: string | null;
+}
+interface AirflowTask {
+  task_id: string;
+  state: string;
+  operator?: string;
+  rendered_fields?: Record<string, unknown>;
+}
+interface AirflowScenario {
+  /** This run first or not, any order: the fake sorts by run_after descending. */
+  runs: AirflowRun[];
+  /** Task instances per run id. */
+  tasks?: Record<string, AirflowTask[]>;
+  fail?: { status: number; body: unknown };
+}
+
+const hm = (time: string | null | undefined): string | null => (time ? new Date(`2026-11-27T${time.length === 5 ? `${time}:00` : time}Z`).toISOString() : null);
+
+/** Hourly successful runs before 08:00: queued 5 s after they were due, 30 s in the queue, 20 min running. */
+function earlierRuns(count = 6): AirflowRun[] {
+  return Array.from({ length: count }, (_, i) => {
+    const h = String(7 - i).padStart(2, '0');
+    return { run_id: `scheduled__2026-11-27T${h}:00:00+00:00`, state: 'success', run_after: `${h}:00`, queued_at: `${h}:00:05`, start_date: `${h}:00:35`, end_date: `${h}:20:35` };
+  });
+}
+
+const fakeAirflow = { url: '', scenario: { runs: [] } as AirflowScenario, seen: [] as string[], server: null as http.Server | null };
+
+function airflowReply(method: string, path: string, query: URLSearchParams, auth: string | undefined): { status: number; body: unknown } {
+  const s = fakeAirflow.scenario;
+  if (method === 'POST' && path === '/auth/token') return { status: 201, body: { access_token: 'jwt' } };
+  if (auth !== 'Bearer jwt') return { status: 401, body: { detail: 'Not authenticated' } };
+  if (s.fail) return s.fail;
+  const runs = [...s.runs].sort((a, b) => (b.run_after < a.run_after ? -1 : 1));
+  if (path === '/api/v2/dags/orders_hourly/dagRuns') {
+    const dagRuns = runs.slice(0, Number(query.get('limit') ?? 50)).map((r) => ({
+      dag_run_id: r.run_id, dag_id: 'orders_hourly', state: r.state, run_type: 'scheduled', run_after: hm(r.run_after), logical_date: hm(r.run_after),
+      queued_at: hm(r.queued_at), start_date: hm(r.start_date), end_date: hm(r.end_date), dag_versions: [], dag_display_name: 'orders_hourly',
+    }));
+    return { status: 200, body: { dag_runs: dagRuns, total_entries: runs.length } };
+  }
+  const m = /^\/api\/v2\/dags\/orders_hourly\/dagRuns\/([^/]+)\/taskInstances$/.exec(path);
+  if (m) {
+    const tis = (s.tasks?.[m[1]!] ?? []).map((ti) => ({
+      id: `${m[1]}-${ti.task_id}`, task_id: ti.task_id, dag_id: 'orders_hourly', dag_run_id: m[1], map_index: -1, run_after: null, try_number: 1, max_tries: 1,
+      state: ti.state, operator: ti.operator ?? 'PythonOperator', operator_name: ti.operator ?? 'PythonOperator', rendered_fields: ti.rendered_fields ?? {},
+      start_date: null, end_date: null, duration: null, queued_when: null, hostname: 'worker-1', pool: 'default_pool', pool_slots: 1,
+      executor_config: '{}', task_display_name: ti.task_id, dag_display_name: 'orders_hourly',
+    }));
+    return { status: 200, body: { task_instances: tis, total_entries: tis.length } };
+  }
+  return { status: 404, body: { detail: 'Not Found' } };
+}
+
+beforeAll(async () => {
+  fakeAirflow.server = http.createServer((req, res) => {
+    req.resume();
+    req.on('end', () => {
+      const url = new URL(req.url ?? '/', 'http://x');
+      const path = decodeURIComponent(url.pathname);
+      fakeAirflow.seen.push(`${req.method} ${path}`);
+      const reply = airflowReply(req.method ?? 'GET', path, url.searchParams, req.headers.authorization);
+      res.writeHead(reply.status, { 'content-type': 'application/json' });
+      res.end(JSON.stringify(reply.body));
+    });
+  });
+  await new Promise<void>((resolve) => fakeAirflow.server!.listen(0, '127.0.0.1', resolve));
+  fakeAirflow.url = `http://127.0.0.1:${(fakeAirflow.server!.address() as AddressInfo).port}`;
+});
+afterAll(async () => {
+  fakeAirflow.server?.closeAllConnections();
+  await new Promise<void>((resolve) => fakeAirflow.server?.close(() => resolve()));
+});
 
 function check(result: AnalyserResult, c: Case): void {
   const why = JSON.stringify({ observations: result.observations, findings: result.findings, verdict: result.verdict });
@@ -198,6 +295,12 @@ function check(result: AnalyserResult, c: Case): void {
     expect(renderMessage(template!, f.data)).not.toMatch(/\{\w+\}/);
   }
   if (c.finding) expect((result.findings ?? []).map((f) => f.messageId), why).toContain(c.finding);
+}
+
+async function analyseAndCheck(c: Case): Promise<void> {
+  fakeAirflow.seen = [];
+  check(await analyse(c), c);
+  if (c.airflowNotAsked) expect(fakeAirflow.seen).toEqual([]);
 }
 
 const INHERIT: Case[] = [
@@ -490,6 +593,148 @@ const NO_VERDICT: Case[] = [
   },
 ];
 
+
+const AIRFLOW: Case[] = [
+  {
+    name: 'Airflow shows the run still queued: scheduler_backlog 0.95',
+    airflow: { runs: [{ run_id: RUN, state: 'queued', run_after: '08:00', queued_at: '08:00:05' }, ...earlierRuns()] },
+    category: 'scheduler_backlog',
+    confidence: 'high',
+    details: { run_id: RUN, dag_id: 'orders_hourly', queued_at: '2026-11-27T08:00:05.000Z', queued_s: 3625 },
+    summary: 'still queued at 2026-11-27T09:00:30.000Z (queued since 2026-11-27T08:00:05.000Z)',
+    rule: 'airflow-still-queued',
+  },
+  {
+    name: 'queued 45 min against a usual 30 s, then started: scheduler_backlog 0.95',
+    airflow: { runs: [{ run_id: RUN, state: 'running', run_after: '08:00', queued_at: '08:00:05', start_date: '08:45:00' }, ...earlierRuns()] },
+    category: 'scheduler_backlog',
+    confidence: 'high',
+    details: { queued_s: 2695, median_queued_s: 30 },
+    summary: 'waited 2695 s in the queue before starting, more than 3× its usual 30 s',
+    rule: 'airflow-queued-long',
+  },
+  {
+    name: 'an ExternalTaskSensor waits on a catalog upstream: upstream_late, that upstream',
+    airflow: {
+      runs: [{ run_id: RUN, state: 'running', run_after: '08:00', queued_at: '08:00:05', start_date: '08:00:35' }, ...earlierRuns()],
+      tasks: { [RUN]: [
+        { task_id: 'wait_for_customers', state: 'running', operator: 'ExternalTaskSensor', rendered_fields: { external_dag_id: 'customers_hourly', external_task_id: 'load' } },
+        { task_id: 'load_orders', state: 'none' },
+      ] },
+    },
+    category: 'upstream_late',
+    confidence: 'high',
+    assigneeRole: 'upstream_owner',
+    details: { upstream: 'lake.customers', upstream_dag: 'customers_hourly', sensor_task: 'wait_for_customers', operator: 'ExternalTaskSensor' },
+    summary: 'waiting on the sensor wait_for_customers (ExternalTaskSensor) for lake.customers, so lake.orders could not be ready',
+    rule: 'airflow-sensor-waiting',
+  },
+  {
+    name: 'a sensor in up_for_reschedule with no known target: upstream_late, no upstream guessed',
+    airflow: {
+      runs: [{ run_id: RUN, state: 'running', run_after: '08:00', queued_at: '08:00:05', start_date: '08:00:35' }, ...earlierRuns()],
+      tasks: { [RUN]: [{ task_id: 'wait_for_file', state: 'up_for_reschedule', operator: 'S3KeySensor' }] },
+    },
+    category: 'upstream_late',
+    confidence: 'high',
+    assigneeRole: 'upstream_owner',
+    details: { sensor_task: 'wait_for_file', sensor_state: 'up_for_reschedule' },
+    summary: 'for its upstream',
+  },
+  {
+    name: 'running an hour against a usual 20 min: runtime_regression 0.95',
+    airflow: { runs: [{ run_id: RUN, state: 'running', run_after: '08:00', queued_at: '08:00:05', start_date: '08:00:35' }, ...earlierRuns()] },
+    category: 'runtime_regression',
+    confidence: 'high',
+    details: { elapsed_s: 3595, median_s: 1200, history: 6 },
+    summary: 'has been running for 3595 s, more than twice its median of 1200 s over 6 earlier successful runs',
+    rule: 'airflow-running-long',
+  },
+  {
+    name: 'no run id in the event: the newest run due before the deadline, not the next one',
+    event: { run_id: undefined },
+    airflow: {
+      runs: [
+        { run_id: 'scheduled__2026-11-27T09:00:00+00:00', state: 'queued', run_after: '09:00', queued_at: '09:00:05' },
+        { run_id: RUN, state: 'running', run_after: '08:00', queued_at: '08:00:05', start_date: '08:00:35' },
+        ...earlierRuns(),
+      ],
+    },
+    category: 'runtime_regression',
+    confidence: 'high',
+    details: { run_id: RUN },
+  },
+  {
+    name: 'Airflow facts come before a late upstream from history',
+    airflow: { runs: [{ run_id: RUN, state: 'queued', run_after: '08:00', queued_at: '08:00:05' }, ...earlierRuns()] },
+    health: [health('lake.customers', 'unhealthy', '05:00')],
+    category: 'scheduler_backlog',
+    confidence: 'high',
+    rule: 'airflow-still-queued',
+  },
+  {
+    name: 'the run already failed with an RCA: inherited, Airflow not asked',
+    airflow: { runs: [{ run_id: RUN, state: 'queued', run_after: '08:00', queued_at: '08:00:05' }] },
+    signals: [failure('f-1', '08:20', { rca: rca('rca-1', 'source_unavailable') })],
+    category: 'source_unavailable',
+    confidence: 'high',
+    inherit: { rcaId: 'rca-1' },
+    rule: 'failed',
+    airflowNotAsked: true,
+  },
+];
+
+const AIRFLOW_NO_VERDICT: Case[] = [
+  {
+    name: 'running in its usual time: no verdict, and not "never started"',
+    airflow: { runs: [{ run_id: RUN, state: 'running', run_after: '08:00', queued_at: '08:44:30', start_date: '08:45:00' }, ...earlierRuns()] },
+    category: null,
+    rule: null,
+    finding: 'airflowRunState',
+  },
+  {
+    name: 'Airflow shows the run failed but Medic has no failure signal: the chain falls back',
+    airflow: { runs: [{ run_id: RUN, state: 'failed', run_after: '08:00', queued_at: '08:00:05', start_date: '08:00:35', end_date: '08:30:00' }, ...earlierRuns()] },
+    health: [health('lake.customers', 'unhealthy', '05:00')],
+    category: null,
+    rule: 'airflow-run-failed',
+    finding: 'airflowRunFailed',
+  },
+  {
+    name: 'too little run history to judge an hour-long run: no verdict',
+    airflow: { runs: [{ run_id: RUN, state: 'running', run_after: '08:00', queued_at: '08:00:05', start_date: '08:00:35' }, ...earlierRuns(2)] },
+    category: null,
+    finding: 'airflowRunState',
+  },
+];
+
+const AIRFLOW_FALLBACK: Case[] = [
+  {
+    name: 'Airflow answers 503: a finding, and the history rules still conclude',
+    airflow: { runs: [], fail: { status: 503, body: { detail: 'Service Unavailable' } } },
+    category: 'scheduler_backlog',
+    confidence: 'low',
+    rule: 'run-missing',
+    finding: 'airflowError',
+  },
+  {
+    name: 'the run is not among the newest runs: a finding, history rules go on',
+    airflow: { runs: earlierRuns() },
+    category: 'scheduler_backlog',
+    confidence: 'low',
+    rule: 'run-missing',
+    finding: 'airflowRunNotFound',
+  },
+  {
+    name: 'no run due before the deadline: a finding, history rules go on',
+    event: { run_id: undefined },
+    airflow: { runs: [{ run_id: 'scheduled__2026-11-27T09:00:00+00:00', state: 'queued', run_after: '09:00', queued_at: '09:00:05' }] },
+    category: 'scheduler_backlog',
+    confidence: 'low',
+    finding: 'airflowNoRuns',
+  },
+];
+
 describe('sla-timeline', () => {
   it('has the expected meta', () => {
     expect(slaTimeline.meta).toMatchObject({ id: 'sla-timeline', version: '2', appliesTo: ['sla_miss'] });
@@ -501,13 +746,34 @@ describe('sla-timeline', () => {
     ['c. succeeded after the deadline', LATE_SUCCESS],
     ['d. run missing', RUN_MISSING],
     ['no verdict', NO_VERDICT],
+    ['A. Airflow timings', AIRFLOW],
+    ['A. Airflow: no verdict', AIRFLOW_NO_VERDICT],
+    ['A. Airflow unavailable or unhelpful: the history rules go on', AIRFLOW_FALLBACK],
   ];
   for (const [title, cases] of groups) {
     describe(title, () => {
       it('has at least three cases', () => expect(cases.length).toBeGreaterThanOrEqual(3));
-      it.each(cases)('$name', async (c) => check(await analyse(c), c));
+      it.each(cases)('$name', analyseAndCheck);
     });
   }
+
+  it('without an Airflow client: an observation only, as in version 1', async () => {
+    const result = await analyse({});
+    expect(result.observations['airflow']).toEqual({ configured: false, name: 'main', env: 'AIRFLOW_MAIN_URL' });
+    expect(result.findings?.map((f) => f.messageId).filter((id) => id.startsWith('airflow'))).toEqual([]);
+  });
+
+  it('observes what Airflow said about the run', async () => {
+    const result = await analyse({ airflow: { runs: [{ run_id: RUN, state: 'running', run_after: '08:00', queued_at: '08:00:05', start_date: '08:00:35' }, ...earlierRuns()] } });
+    expect(result.observations['airflow']).toMatchObject({
+      name: 'main',
+      asked: ['recent runs of orders_hourly', `task instances of ${RUN}`],
+      run: { run_id: RUN, state: 'running', queued_at: '2026-11-27T08:00:05.000Z', start_date: '2026-11-27T08:00:35.000Z', end_date: null },
+      earlier_runs: 6,
+      median_queued_s: 30,
+      median_duration_s: 1200,
+    });
+  });
 
   it('observes the window and what it found', async () => {
     const result = await analyse({ signals: [success('s-1', '08:50', { duration_s: 900 }), success('s-prev', '07:58', { run_id: PREVIOUS_RUN })] });

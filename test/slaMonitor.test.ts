@@ -1,7 +1,8 @@
 import pino from 'pino';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { lastPassedDeadline, runSlaCheck } from '../src/signals/slaMonitor.ts';
+import { runSlaCheck } from '../src/signals/slaMonitor.ts';
+import { lastPassedDeadline } from '../src/catalog/slaSchedule.ts';
 import { upsertTable } from '../src/catalog/catalogStore.ts';
 import { storeSignals } from '../src/signals/signalStore.ts';
 import { normaliseSlaMiss } from '../src/signals/kafkaEvents.ts';

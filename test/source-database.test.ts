@@ -114,6 +114,8 @@ async function tcpListener(mode: 'close' | 'silent'): Promise<{ port: number; co
       socket.destroy();
       return;
     }
+    // Read and discard what the client sends, so that its hang-up (FIN) is seen and the socket closes.
+    socket.resume();
     sockets.add(socket);
     socket.on('close', () => sockets.delete(socket));
   });
@@ -193,7 +195,7 @@ describe('DSN parsing and redaction', () => {
   it.each([
     ['oracle://etl:s3cr3t@ora-1:1521/ORCL', /unsupported DSN scheme "oracle:\/\/".*postgres:\/\/, postgresql:\/\/, mysql:\/\/, mariadb:\/\//],
     ['orders-db:5432', /not a URL/],
-    ['postgres://etl:s3cr3t@/shop', /names no host/],
+    ['postgres://etl:s3cr3t@/shop', /not a valid URL|names no host/],
   ])('rejects %s clearly and without the password', (dsn, message) => {
     expect(() => parseDsn(dsn)).toThrow(message);
     try {
@@ -564,6 +566,21 @@ describe('source-database against real PostgreSQL', () => {
     }
   });
 
+  it('the MySQL driver path (no MySQL server in CI): refused, dropped and silent endpoints', async () => {
+    const port = await freePort();
+    expect(await probeReachable(`mysql://x:y@127.0.0.1:${port}/shop`)).toMatchObject({ reachable: false, error_code: 'connection_refused' });
+    const closing = await tcpListener('close');
+    const silentServer = await tcpListener('silent');
+    try {
+      expect(await probeReachable(`mariadb://x:y@127.0.0.1:${closing.port}/shop`)).toMatchObject({ reachable: false, error_code: 'connection_lost' });
+      expect(await probeReachable(`mysql://x:y@127.0.0.1:${silentServer.port}/shop`, { connectTimeoutMs: 300 })).toMatchObject({ reachable: false, error_code: 'timeout' });
+      await waitFor('the timed-out MySQL probe to close its socket', async () => silentServer.open() === 0, 2_000);
+    } finally {
+      await closing.close();
+      await silentServer.close();
+    }
+  });
+
   it('50 concurrent diagnoses of one dead source probe it at most twice', async () => {
     const listener = await tcpListener('close');
     try {
@@ -720,8 +737,11 @@ describe('replica lag on a real PostgreSQL streaming replica', () => {
   }, 120_000);
 
   afterAll(async () => {
-    if (replicaDir) await run(pgCtl, ['stop', '-D', replicaDir, '-m', 'fast', '-w', '-t', '60'], runAs).catch(() => undefined);
-    await primary?.stop().catch(() => undefined);
+    // Both at once: the shorter the window, the less a killed test run leaves behind.
+    await Promise.allSettled([
+      replicaDir ? run(pgCtl, ['stop', '-D', replicaDir, '-m', 'fast', '-w', '-t', '60'], runAs) : Promise.resolve(),
+      primary?.stop(),
+    ]);
     if (home) await fs.rm(home, { recursive: true, force: true });
   }, 120_000);
 

@@ -16,7 +16,8 @@ const signal: Signal = {
 const catalog = (upstream: string[]): CatalogView => ({
   table: { name: 'lake.orders', owner: 'orders-eng', upstream, sla: { schedule: '0 * * * *', complete_within_minutes: 60 } },
   teams: new Map(),
-  upstream: upstream.map((name) => ({ name, owner: `${name.split('.')[1]}-eng` })),
+  // Hourly upstreams: late once they miss their own hourly deadline.
+  upstream: upstream.map((name) => ({ name, owner: `${name.split('.')[1]}-eng`, sla: { schedule: '0 * * * *', complete_within_minutes: 60 } })),
   platformTeam: 'data-platform',
 });
 
@@ -49,6 +50,7 @@ const cases: Case[] = [
   { name: 'a strong other cause stays; the upstream is a finding', upstream: ['lake.customers'], health: [health('lake.customers', 'unhealthy', FRESH)], earlier: earlierVerdict('code_error', 0.9), expect: { finding: 'alsoUpstream' } },
   { name: 'a weak other guess is overruled', upstream: ['lake.customers'], health: [health('lake.customers', 'unhealthy', FRESH)], earlier: earlierVerdict('code_error', 0.5), expect: { category: 'upstream_unhealthy', confidence: 0.7, upstream: 'lake.customers' } },
   { name: 'an upstream Medic never heard of is not blamed', upstream: ['lake.silent'], health: [], expect: null },
+  { name: 'a stale upstream with a strong other cause is only a finding', upstream: ['lake.customers'], health: [health('lake.customers', 'healthy', '2026-11-26T12:00:00Z')], earlier: earlierVerdict('sink_write_failure', 0.7), expect: { finding: 'alsoUpstream' } },
 ];
 
 describe('upstream-health', () => {
@@ -66,5 +68,24 @@ describe('upstream-health', () => {
     } else {
       expect(result.verdict).toMatchObject({ category: c.expect.category, confidence: c.expect.confidence, assigneeRole: 'upstream_owner', details: { upstream: c.expect.upstream } });
     }
+  });
+});
+
+describe('upstream-health judges lateness by the upstream\'s own cadence', () => {
+  const daily = (sla: { schedule: string; complete_within_minutes: number } | null): CatalogView => ({
+    ...catalog(['lake.customers']),
+    upstream: [{ name: 'lake.customers', owner: 'crm-eng', sla }],
+  });
+  it.each([
+    ['a daily upstream without an SLA that landed 5 h ago is not late', null, '2026-11-27T03:20:00Z', null],
+    ['a daily upstream without an SLA that last landed 30 h ago is late', null, '2026-11-26T02:00:00Z', 'upstream_late'],
+    ['a daily upstream with a 04:00 SLA that landed at 03:20 is not late at 08:10', { schedule: '0 3 * * *', complete_within_minutes: 60 }, '2026-11-27T03:20:00Z', null],
+    ['a daily upstream that missed its 04:00 deadline today is late', { schedule: '0 3 * * *', complete_within_minutes: 60 }, '2026-11-26T03:20:00Z', 'upstream_late'],
+  ] as const)('%s', async (_name, sla, lastSuccess, category) => {
+    const result = await upstreamHealth.analyse({
+      signal, catalog: daily(sla), earlier: [],
+      helpers: testHelpers({ history: memoryHistory([], [health('lake.customers', 'healthy', lastSuccess)]) }),
+    });
+    expect(result.verdict?.category ?? null).toBe(category);
   });
 });

@@ -17,7 +17,7 @@ import type { LookupCache } from './lookupCache.ts';
  * | GET  | `/dags/{dag_id}/dagRuns?limit=&order_by=-run_after` (v1: `-execution_date`) | {@link AirflowClient.recentRuns} |
  * | GET  | `/dags/{dag_id}/dagRuns/~/taskInstances?task_id=&order_by=-run_after&limit=` (v1: `POST /dags/~/dagRuns/~/taskInstances/list`) | {@link AirflowClient.taskHistory} |
  * | GET  | `/dags/{dag_id}/dagRuns/{run_id}/taskInstances?limit=&offset=` | {@link AirflowClient.runTaskInstances} |
- * | GET  | `/dags/{dag_id}/tasks` (upstreams = tasks whose `downstream_task_ids` name the task) | {@link AirflowClient.upstreamTaskIds} |
+ * | GET  | `/dags/{dag_id}/tasks` (upstreams = tasks whose `downstream_task_ids` name the task) | {@link AirflowClient.dagTasks}, {@link AirflowClient.upstreamTaskIds} |
  * | POST | `/dags/{dag_id}/clearTaskInstances` `{dry_run: false, only_failed, dag_run_id, task_ids}` | {@link AirflowClient.clearTaskInstances} |
  * | GET  | `/api/v2/version`, then `/api/v1/version` | version detection |
  * | POST | `/auth/token` `{username, password}` → `{access_token}` | Airflow 3 JWT |
@@ -80,6 +80,18 @@ export interface DagRun {
   runAfter: Date | null;
 }
 
+/** A task of a DAG's definition. */
+export interface DagTask {
+  taskId: string;
+  downstreamTaskIds: string[];
+  operator: string | null;
+}
+
+/** The direct upstreams of a task: the tasks that list it downstream (sorted). */
+export function upstreamsOf(tasks: readonly DagTask[], taskId: string): string[] {
+  return tasks.filter((t) => t.downstreamTaskIds.includes(taskId)).map((t) => t.taskId).sort();
+}
+
 /** Options every call accepts. */
 export interface CallOptions {
   /**
@@ -105,6 +117,8 @@ export interface AirflowClient {
   taskHistory(dagId: string, taskId: string, limit: number, options?: CallOptions): Promise<TaskInstance[]>;
   /** Every task instance of one run. */
   runTaskInstances(dagId: string, runId: string, options?: CallOptions): Promise<TaskInstance[]>;
+  /** The DAG's tasks with their downstream task ids. */
+  dagTasks(dagId: string, options?: CallOptions): Promise<DagTask[]>;
   /** The task's direct upstream task ids, sorted. */
   upstreamTaskIds(dagId: string, taskId: string, options?: CallOptions): Promise<string[]>;
   /**
@@ -333,14 +347,20 @@ export class HttpAirflowClient implements AirflowClient {
     return all;
   }
 
-  async upstreamTaskIds(dagId: string, taskId: string, options: CallOptions = {}): Promise<string[]> {
-    // Neither API lists a task's upstreams; every task lists its downstreams.
+  async dagTasks(dagId: string, options: CallOptions = {}): Promise<DagTask[]> {
     const body = await this.#json('GET', `/dags/${seg(dagId)}/tasks`, { ...options });
     return list(body, 'tasks')
-      .filter((t) => Array.isArray(t['downstream_task_ids']) && (t['downstream_task_ids'] as unknown[]).includes(taskId))
-      .map((t) => str(t['task_id']))
-      .filter((id): id is string => id !== null)
-      .sort();
+      .map((t) => ({
+        taskId: str(t['task_id']) ?? '',
+        downstreamTaskIds: Array.isArray(t['downstream_task_ids']) ? t['downstream_task_ids'].filter((d): d is string => typeof d === 'string') : [],
+        operator: str(t['operator_name']) ?? str(t['class_ref'] && typeof t['class_ref'] === 'object' ? (t['class_ref'] as Json)['class_name'] : null),
+      }))
+      .filter((t) => t.taskId !== '');
+  }
+
+  async upstreamTaskIds(dagId: string, taskId: string, options: CallOptions = {}): Promise<string[]> {
+    // Neither API lists a task's upstreams; every task lists its downstreams.
+    return upstreamsOf(await this.dagTasks(dagId, options), taskId);
   }
 
   async clearTaskInstances(dagId: string, runId: string, taskIds: string[], options: { onlyFailed?: boolean } & CallOptions = {}): Promise<{ cleared: string[] }> {
@@ -495,7 +515,9 @@ export function cachedAirflow(client: AirflowClient, cache: LookupCache, ttlMs: 
     recentRuns: (dagId: string) => cache.get(key('runs', dagId, RECENT_RUNS), ttlMs, () => client.recentRuns(dagId, RECENT_RUNS)),
     taskHistory: (dagId: string, taskId: string) => cache.get(key('history', dagId, taskId, RECENT_RUNS), ttlMs, () => client.taskHistory(dagId, taskId, RECENT_RUNS)),
     runTaskInstances: (dagId: string, runId: string) => cache.get(key('tis', dagId, runId), ttlMs, () => client.runTaskInstances(dagId, runId)),
-    upstreamTaskIds: (dagId: string, taskId: string) => cache.get(key('upstream', dagId, taskId), ttlMs, () => client.upstreamTaskIds(dagId, taskId)),
+    dagTasks: (dagId: string) => cache.get(key('tasks', dagId), ttlMs, () => client.dagTasks(dagId)),
+    /** From the DAG's cached task list: one request per DAG, not per task. */
+    upstreamTaskIds: async (dagId: string, taskId: string) => upstreamsOf(await cache.get(key('tasks', dagId), ttlMs, () => client.dagTasks(dagId)), taskId),
   };
 }
 

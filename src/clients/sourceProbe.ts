@@ -122,14 +122,18 @@ export type ReachableResult =
 export interface ProbeOptions {
   /** Connect timeout; default 3000 ms. */
   connectTimeoutMs?: number;
-  /** Statement timeout (server-side where the driver allows, client-side as well); default 5000 ms. */
+  /** Statement timeout (server-side where the driver allows, client-side as well); default 3000 ms. */
   statementTimeoutMs?: number;
   /** Aborting ends the connection at once and rejects with the signal's reason. */
   signal?: AbortSignal;
 }
 
 const DEFAULT_CONNECT_TIMEOUT_MS = 3_000;
-const DEFAULT_STATEMENT_TIMEOUT_MS = 5_000;
+/**
+ * Catalog look-ups answer in milliseconds; 3 s each keeps the worst path of one analyser run
+ * (connect, then connect + query) under the default 10 s analyser budget.
+ */
+const DEFAULT_STATEMENT_TIMEOUT_MS = 3_000;
 const APPLICATION_NAME = 'pipeline-medic';
 
 interface ErrorLike { code?: unknown; errno?: unknown; message?: unknown; sqlState?: unknown }
@@ -237,7 +241,7 @@ async function withPostgres<T>(dsn: ParsedDsn, connectTimeoutMs: number, stateme
     connectionTimeoutMillis: connectTimeoutMs,
     // Server-side, sent in the startup packet; query_timeout is the client-side backstop for a hung socket.
     statement_timeout: statementTimeoutMs,
-    query_timeout: statementTimeoutMs + 1_000,
+    query_timeout: statementTimeoutMs + 500,
     application_name: APPLICATION_NAME,
   });
   // A connection the server drops after connecting emits 'error' on the client: without a
@@ -482,9 +486,9 @@ export async function lookupTable(dsn: string, table: string, options: ProbeOpti
       ? await session.query<{ found: string }>(`
           SELECT n.nspname || '.' || c.relname AS found
             FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
-           WHERE ${PG_RELKINDS} AND c.relname IN ($1, lower($1))
-             AND (CASE WHEN $2::text IS NULL THEN ${PG_SYSTEM} ELSE n.nspname IN ($2, lower($2)) END)
-           ORDER BY (c.relname = $1) DESC, (n.nspname = $2) DESC NULLS LAST
+           WHERE ${PG_RELKINDS} AND c.relname::text IN ($1::text, lower($1::text))
+             AND (CASE WHEN $2::text IS NULL THEN ${PG_SYSTEM} ELSE n.nspname::text IN ($2::text, lower($2::text)) END)
+           ORDER BY (c.relname::text = $1::text) DESC, (n.nspname::text = $2::text) DESC NULLS LAST
            LIMIT 1`, [name, schema])
       : await session.query<{ found: string }>(`
           SELECT CONCAT(TABLE_SCHEMA, '.', TABLE_NAME) AS found FROM information_schema.TABLES
@@ -507,8 +511,8 @@ export async function lookupColumn(dsn: string, target: { table?: string | null;
         ? await session.query<{ found: string }>(`
             SELECT n.nspname || '.' || c.relname AS found
               FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
-             WHERE ${PG_RELKINDS} AND c.relname IN ($1, lower($1))
-               AND (CASE WHEN $2::text IS NULL THEN ${PG_SYSTEM} ELSE n.nspname IN ($2, lower($2)) END)`, [table.name, table.schema])
+             WHERE ${PG_RELKINDS} AND c.relname::text IN ($1::text, lower($1::text))
+               AND (CASE WHEN $2::text IS NULL THEN ${PG_SYSTEM} ELSE n.nspname::text IN ($2::text, lower($2::text)) END)`, [table.name, table.schema])
         : await session.query<{ found: string }>(`
             SELECT CONCAT(TABLE_SCHEMA, '.', TABLE_NAME) AS found FROM information_schema.TABLES
              WHERE LOWER(TABLE_NAME) = LOWER(?)
@@ -523,10 +527,10 @@ export async function lookupColumn(dsn: string, target: { table?: string | null;
             JOIN pg_catalog.pg_class c ON c.oid = a.attrelid
             JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
            WHERE a.attnum > 0 AND NOT a.attisdropped AND ${PG_RELKINDS}
-             AND a.attname IN ($1, lower($1))
-             AND ($2::text IS NULL OR c.relname IN ($2, lower($2)))
-             AND (CASE WHEN $3::text IS NULL THEN ${PG_SYSTEM} ELSE n.nspname IN ($3, lower($3)) END)
-           ORDER BY (a.attname = $1) DESC
+             AND a.attname::text IN ($1::text, lower($1::text))
+             AND ($2::text IS NULL OR c.relname::text IN ($2::text, lower($2::text)))
+             AND (CASE WHEN $3::text IS NULL THEN ${PG_SYSTEM} ELSE n.nspname::text IN ($3::text, lower($3::text)) END)
+           ORDER BY (a.attname::text = $1::text) DESC
            LIMIT 1`, [column, table?.name ?? null, table?.schema ?? null])
       : await session.query<{ found: string }>(`
           SELECT CONCAT(TABLE_SCHEMA, '.', TABLE_NAME, '.', COLUMN_NAME) AS found FROM information_schema.COLUMNS

@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { and, eq, inArray, lte, sql } from 'drizzle-orm';
 import type { Db, Tx } from './client.ts';
 import { healthEvents, rcaRecords, resolutionJobs, signals, tableHealth } from './schema.ts';
-import type { PlannedResolution } from '../resolvers/planResolution.ts';
+import type { PlannedResolution } from '../resolvers/engine/planResolution.ts';
 import type { Signal } from '../signals/types.ts';
 import type { Diagnosis } from '../diagnosers/buildDiagnosis.ts';
 

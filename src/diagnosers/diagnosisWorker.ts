@@ -12,7 +12,7 @@ import { normaliseError } from '../errors.ts';
 import type { Metrics } from '../metrics.ts';
 import { buildDiagnosis } from './buildDiagnosis.ts';
 import type { Analyser, SharedHelpers } from './types.ts';
-import { planResolution } from '../resolvers/planResolution.ts';
+import { planResolution } from '../resolvers/engine/planResolution.ts';
 import type { ResolverSettings } from '../resolvers/types.ts';
 
 export interface DiagnosisWorkerOptions {

@@ -1,4 +1,5 @@
 import type { TableSla } from '../catalog/types.ts';
+import { lastPassedDeadline } from '../catalog/slaSchedule.ts';
 import type { CatalogView, SignalHistory, TableHealthSnapshot } from './types.ts';
 
 /**
@@ -45,8 +46,10 @@ export interface UpstreamLatenessInput {
   onboarded: readonly string[];
   /** Current health of the upstreams; a table never heard of has no snapshot. */
   health: readonly TableHealthSnapshot[];
-  /** An upstream whose last success is older than this is late. */
+  /** An upstream whose last success is older than this is late... */
   windowStart: Date;
+  /** ...unless it has a threshold of its own here, from its own cadence (see {@link staleThresholds}). */
+  staleBefore?: ReadonlyMap<string, Date>;
 }
 
 /**
@@ -70,7 +73,7 @@ export function findLateUpstream(input: UpstreamLatenessInput): LateUpstream | n
     else if (h.status === 'degraded') found.push({ status: 'late', table, reason: 'degraded', lastSuccessAt: h.lastSuccessAt });
     else if (h.lastSuccessAt === null) {
       if (onboarded.has(table)) found.push({ status: 'late', table, reason: 'never_succeeded', lastSuccessAt: null });
-    } else if (h.lastSuccessAt.getTime() < input.windowStart.getTime()) {
+    } else if (h.lastSuccessAt.getTime() < (input.staleBefore?.get(table) ?? input.windowStart).getTime()) {
       found.push({ status: 'late', table, reason: 'stale', lastSuccessAt: h.lastSuccessAt });
     }
   }
@@ -90,14 +93,39 @@ export interface UpstreamCheck {
   late: LateUpstream | null;
 }
 
-/** Reads the upstreams' health through the history and applies {@link findLateUpstream}. */
-export async function checkUpstreams(history: SignalHistory, catalog: CatalogView, windowStart: Date): Promise<UpstreamCheck> {
+/**
+ * When each onboarded upstream counts as stale, judged by its own cadence rather than the
+ * downstream's: a daily table that landed at 03:20 is not late at 10:00. With an SLA, an upstream
+ * is stale when it has no success since the schedule tick of its newest passed deadline (it
+ * missed its own SLA); without one, when its last success is over a day old.
+ */
+export function staleThresholds(catalog: CatalogView, reference: Date): Map<string, Date> {
+  const thresholds = new Map<string, Date>();
+  for (const upstream of catalog.upstream) {
+    let threshold = new Date(reference.getTime() - NO_SLA_LOOKBACK_MS);
+    if (upstream.sla) {
+      try {
+        threshold = lastPassedDeadline(upstream.sla, reference).tick;
+      } catch {
+        // An unreadable schedule: keep the one-day rule.
+      }
+    }
+    thresholds.set(upstream.name, threshold);
+  }
+  return thresholds;
+}
+
+/**
+ * Reads the upstreams' health through the history and applies {@link findLateUpstream}; with a
+ * `reference` time, staleness follows each upstream's own cadence ({@link staleThresholds}).
+ */
+export async function checkUpstreams(history: SignalHistory, catalog: CatalogView, windowStart: Date, reference?: Date): Promise<UpstreamCheck> {
   const checked = [...new Set(catalog.table?.upstream ?? [])];
   if (checked.length === 0) return { checked, health: [], late: null };
   const health = await history.health(checked);
   return {
     checked,
     health: health.map((h) => ({ table: h.table, status: h.status, last_success_at: h.lastSuccessAt?.toISOString() ?? null })),
-    late: findLateUpstream({ upstream: checked, onboarded: catalog.upstream.map((u) => u.name), health, windowStart }),
+    late: findLateUpstream({ upstream: checked, onboarded: catalog.upstream.map((u) => u.name), health, windowStart, staleBefore: reference ? staleThresholds(catalog, reference) : undefined }),
   };
 }

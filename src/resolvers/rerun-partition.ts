@@ -1,5 +1,5 @@
 import type { Resolver } from './types.ts';
-import { clearRun } from './airflowRetrigger.ts';
+import { clearRun } from './engine/airflowRetrigger.ts';
 
 const DAY_MS = 24 * 3_600_000;
 

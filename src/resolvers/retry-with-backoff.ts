@@ -1,5 +1,5 @@
 import type { Resolver } from './types.ts';
-import { clearRun, pipelineParams } from './airflowRetrigger.ts';
+import { clearRun, pipelineParams } from './engine/airflowRetrigger.ts';
 
 /**
  * retry-with-backoff: for failures a later try usually gets past — a source briefly down, a

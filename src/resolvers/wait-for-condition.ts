@@ -1,5 +1,5 @@
 import type { Resolver } from './types.ts';
-import { clearRun, pipelineParams } from './airflowRetrigger.ts';
+import { clearRun, pipelineParams } from './engine/airflowRetrigger.ts';
 
 /**
  * wait-for-condition: some failures fix themselves once something else recovers — a source

@@ -1,4 +1,3 @@
-import { CronExpressionParser } from 'cron-parser';
 import cron from 'node-cron';
 import { and, eq, gte, isNotNull, sql } from 'drizzle-orm';
 import type { Logger } from 'pino';
@@ -8,20 +7,10 @@ import type { TableSla } from '../catalog/types.ts';
 import { normaliseSlaMiss, type SlaMissEvent } from './kafkaEvents.ts';
 import { storeSignals, type NewSignal } from './signalStore.ts';
 import { normaliseError } from '../errors.ts';
+import { lastPassedDeadline } from '../catalog/slaSchedule.ts';
 
 /** Held (per transaction) by the replica running the check; the others skip that period. */
 const SLA_MONITOR_LOCK = 7_304_119_002;
-
-/**
- * The newest deadline that has passed: the latest schedule tick T with
- * T + complete_within ≤ now, and its deadline. Schedules are read in UTC.
- */
-export function lastPassedDeadline(sla: TableSla, now: Date): { tick: Date; deadline: Date } {
-  const windowMs = sla.complete_within_minutes * 60_000;
-  const expression = CronExpressionParser.parse(sla.schedule, { currentDate: new Date(now.getTime() - windowMs + 1), tz: 'UTC' });
-  const tick = expression.prev().toDate();
-  return { tick, deadline: new Date(tick.getTime() + windowMs) };
-}
 
 export interface SlaCheckResult { checked: number; emitted: NewSignal[]; skipped: boolean }
 

@@ -3,7 +3,7 @@ import { Type } from '@sinclair/typebox';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import { getRca, listRca } from '../../db/healthQueries.ts';
 import { resolverStats } from '../../db/resolverStats.ts';
-import { ACTIONS, performAction } from '../../resolvers/rcaActions.ts';
+import { ACTIONS, performAction } from '../../resolvers/engine/rcaActions.ts';
 import { ApiError } from '../errors.ts';
 import { CategorySchema, CursorQuery, ErrorSchema, errorResponses, LimitQuery, listOf, RcaDetailSchema, RcaSchema, RcaStatusSchema } from '../schemas.ts';
 import type { ApiDeps } from '../server.ts';

@@ -285,7 +285,7 @@ const dqCompleteness: Analyser = {
         }
         // Then an upstream that is failing or late: the load ran on old input, or waits for it.
         const windowStart = new Date(detectedAt.getTime() - lookbackMs(catalog.table?.sla));
-        const upstream = await checkUpstreams(history, catalog, windowStart);
+        const upstream = await checkUpstreams(history, catalog, windowStart, detectedAt);
         observations['window'] = { since: windowStart.toISOString(), until: detectedAt.toISOString() };
         observations['upstream'] = upstream.checked.length > 0 ? { checked: upstream.checked, health: upstream.health } : null;
         if (upstream.late) {

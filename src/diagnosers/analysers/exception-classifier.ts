@@ -139,8 +139,58 @@ function botocore(text: string): { code: string; operation: string; reason: stri
 }
 
 function bucketOf(text: string): string | undefined {
-  return capture(text, /s3a?n?:\/\/([a-z0-9][a-z0-9.-]+)/i, /\bBucket[=: ]+'?"?([a-z0-9][a-z0-9.-]+)/i);
+  return capture(
+    text,
+    /s3a?n?:\/\/([a-z0-9][a-z0-9.-]+)/i,
+    /\bBucket[=: ]+'?"?([a-z0-9][a-z0-9.-]+)/i,
+    /gs:\/\/([a-z0-9][a-z0-9._-]+)/i,
+    /storage\.googleapis\.com\/(?:upload\/)?storage\/v1\/b\/([a-z0-9][a-z0-9._-]+)/i, // GCS JSON API
+  );
 }
+
+/** Classic Levenshtein distance (insertions, deletions, substitutions), two rows at a time. */
+export function editDistance(a: string, b: string): number {
+  if (a === b) return 0;
+  let prev = Array.from({ length: b.length + 1 }, (_, j) => j);
+  for (let i = 1; i <= a.length; i++) {
+    const cur = [i];
+    for (let j = 1; j <= b.length; j++) {
+      const cost = a[i - 1] === b[j - 1] ? 0 : 1;
+      cur[j] = Math.min((prev[j] ?? 0) + 1, (cur[j - 1] ?? 0) + 1, (prev[j - 1] ?? 0) + cost);
+    }
+    prev = cur;
+  }
+  return prev[b.length] ?? 0;
+}
+
+/** The column names Spark offers next to an unresolved one (3.4+ suggestions, < 3.4 input columns). */
+function sparkColumnCandidates(text: string): string[] {
+  const list = capture(text, /Did you mean one of the following\? \[([^\]\n]*)\]/i, /given input columns: \[([^\]\n]*)\]/i);
+  if (list === undefined) return [];
+  return list
+    .split(',')
+    .map((c) => bareIdentifier(c.trim().replace(/#\d+L?$/, '')))
+    .filter((c) => c !== '');
+}
+
+/**
+ * The suggested column that is a likely typo of `missing`: within edit distance 2, and less than
+ * half the name's length (so `id` vs `ad` is not called a typo). Case is ignored.
+ */
+function typoOf(missing: string, candidates: string[]): { suggestion: string; distance: number } | null {
+  let best: { suggestion: string; distance: number } | null = null;
+  for (const c of candidates) {
+    const distance = editDistance(missing.toLowerCase(), c.toLowerCase());
+    if (distance === 0 || distance > 2 || distance * 2 >= missing.length) continue;
+    if (best === null || distance < best.distance) best = { suggestion: c, distance };
+  }
+  return best;
+}
+
+/** Hosts that are the platform's own: Kubernetes service names. */
+const INTERNAL_SERVICE_HOST = /\.svc(?:\.cluster\.local)?\.?$/i;
+/** Spark's shuffle: block fetches between executors, served by the external shuffle service (7337). */
+const SPARK_SHUFFLE = /FetchFailedException|ExternalShuffleClient|ExternalBlockStoreClient|BlockManager|shuffle\.|[/:]7337\b|port 7337\b/;
 
 const PY_CODE_ERRORS = [
   'NameError',
@@ -213,12 +263,29 @@ const RULES: Rule[] = [
         /(GC overhead limit exceeded)/i,
         /(Unable to acquire \d+ bytes of memory[^\n]*)/i,
         /(Cannot allocate memory)/i,
+        /(Unable to allocate [\d.]+ ?[KMGTP]i?B for an array[^\n]*)/i, // numpy's _ArrayMemoryError
         /(out of memory)/i,
       );
-      if (detail !== undefined || /OutOfMemoryError|(?:^|\.)MemoryError$/.test(type) || /(?:^|\n)MemoryError\b/.test(text)) {
+      // numpy raises numpy.core._exceptions._ArrayMemoryError, a MemoryError subclass.
+      if (detail !== undefined || /OutOfMemoryError|(?:^|\.)_?(?:Array)?MemoryError$/.test(type) || /(?:^|\n)MemoryError\b/.test(text)) {
         return compact({ resource: 'memory', detail: detail?.trim() || undefined });
       }
       return null;
+    },
+  },
+  {
+    // A collect() or broadcast larger than the driver accepts. Spark aborts the job itself (no
+    // OOM yet) but the limit protects the driver's memory: raise it or stop collecting. Wrapped
+    // in "Job aborted due to stage failure" like the OOMs above, hence in this first group.
+    id: 'oom-spark-max-result-size',
+    category: 'resource_exhausted',
+    confidence: 0.85,
+    messageId: 'driverResultSize',
+    defaults: { resource: 'memory', size: '(unknown)', limit: '(unknown)' },
+    match: ({ text }) => {
+      if (!/bigger than spark\.driver\.maxResultSize/i.test(text)) return null;
+      const m = /serialized results of \d+ tasks \(([^)]+)\) is bigger than spark\.driver\.maxResultSize \(([^)]+)\)/i.exec(text);
+      return compact({ resource: 'memory', size: m?.[1], limit: m?.[2] });
     },
   },
   {

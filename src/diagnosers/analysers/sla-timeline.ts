@@ -70,7 +70,7 @@ const messages: Record<string, string> = {
   runSignalsElsewhere: '{count} run signal(s) in the window, none of them a failure of this run or a success after the deadline.',
   airflowNotConfigured: 'Airflow instance {name} is not configured ({env}): the run\'s queue and run times could not be asked.',
   airflowRunNotFound: 'Airflow does not list run {run_id} among the {count} newest runs of {dag_id}.',
-  airflowNoRuns: 'Airflow has no runs of {dag_id}.',
+  airflowNoRuns: 'Airflow lists no run of {dag_id} due before {expected_by} among its {count} newest runs.',
   airflowRunFailed: 'Airflow shows run {run_id} failed, but Medic has no failure signal for it yet; leaving the SLA miss to later analysers.',
   airflowError: 'Airflow could not be asked about the run: {error}',
   airflowRunState: 'Airflow shows run {run_id} {state} (started {start_date}); it is not queued, waiting on a sensor, nor running far longer than usual.',
@@ -196,13 +196,12 @@ async function airflowRules(ctx: AnalyserContext, input: AirflowInput): Promise<
   try {
     asked.push(`recent runs of ${dagId}`);
     runs = await untilAborted(airflow.recentRuns(dagId), helpers.abortSignal);
-    // The event's run; else the newest run that was due by the time the miss was detected.
-    run = input.runId
-      ? runs.find((r) => r.runId === input.runId)
-      : (runs.find((r) => r.runAfter === null || r.runAfter <= detectedAt) ?? runs[0]);
+    // The event's run; else the newest run due before the deadline (a run due after it is the
+    // next one, and cannot be the one that missed).
+    run = input.runId ? runs.find((r) => r.runId === input.runId) : runs.find((r) => r.runAfter !== null && r.runAfter < expectedBy);
     if (!run) {
       if (input.runId) findings.push({ messageId: 'airflowRunNotFound', data: { run_id: input.runId, dag_id: dagId, count: runs.length } });
-      else findings.push({ messageId: 'airflowNoRuns', data: { dag_id: dagId } });
+      else findings.push({ messageId: 'airflowNoRuns', data: { dag_id: dagId, expected_by: expectedBy.toISOString(), count: runs.length } });
       return none;
     }
     asked.push(`task instances of ${run.runId}`);
@@ -403,7 +402,7 @@ const slaTimeline: Analyser = {
 
     // b. An upstream is failing or late: the run waits on it (a sensor) or loads stale input,
     //    and only the upstream's owner can fix that.
-    const upstream = await checkUpstreams(history, catalog, windowStart);
+    const upstream = await checkUpstreams(history, catalog, windowStart, expectedBy);
     observations['upstream'] = upstream.checked.length > 0 ? { checked: upstream.checked, health: upstream.health } : null;
     if (upstream.late) {
       const late = upstream.late;

@@ -19,7 +19,7 @@ import {
  * of one dead source cost a handful of connection attempts. The shared probe is deliberately not
  * bound to the caller's AbortSignal: one diagnosis running out of time must not abort (and cache
  * as failed) the probe the other 499 are waiting on. Each caller stops waiting on its own
- * signal instead; the probe itself is bounded by its connect (3 s) and statement (5 s) timeouts.
+ * signal instead; the probe itself is bounded by its connect (3 s) and statement (3 s) timeouts.
  *
  * DSNs carry passwords: only `scheme://host:port/database` ever reaches observations or logs.
  */

@@ -34,7 +34,7 @@ const upstreamHealth: Analyser = {
       return { observations: { upstream: [] }, findings: [{ messageId: 'noUpstreams', data: { table: signal.table } }] };
     }
     const windowStart = new Date(signal.occurredAt.getTime() - lookbackMs(catalog.table?.sla));
-    const check = await checkUpstreams(helpers.history, catalog, windowStart);
+    const check = await checkUpstreams(helpers.history, catalog, windowStart, signal.occurredAt);
     const observations = { upstream: check.checked, health: check.health, window_start: windowStart.toISOString() };
     const late = check.late;
     if (!late) return { observations };
@@ -43,7 +43,10 @@ const upstreamHealth: Analyser = {
     const lastSuccess = late.lastSuccessAt ? late.lastSuccessAt.toISOString() : 'never';
     const best = earlier.map((e) => e.verdict).filter((v) => v !== null).sort((a, b) => b.confidence - a.confidence)[0];
     const pointedUpstream = best !== undefined && best.category.startsWith('upstream_');
-    if (best && !pointedUpstream && best.category !== 'unknown' && best.confidence >= 0.8) {
+    // A failing upstream explains a failure with no strong cause of its own; an upstream that is
+    // merely behind its schedule (healthy, just stale) explains one only when nothing else does.
+    const merelyStale = late.reason === 'stale' || late.reason === 'never_succeeded';
+    if (best && !pointedUpstream && best.category !== 'unknown' && (best.confidence >= 0.8 || merelyStale)) {
       return {
         observations,
         findings: [{ messageId: 'alsoUpstream', data: { upstream: late.table, status: late.status, category: best.category } }],

@@ -1,5 +1,5 @@
-import { RESOLVERS } from './index.ts';
-import { NEVER_AUTOMATIC, type PlanInput, type ResolutionPlan, type Resolver } from './types.ts';
+import { RESOLVERS } from '../index.ts';
+import { NEVER_AUTOMATIC, type PlanInput, type ResolutionPlan, type Resolver } from '../types.ts';
 
 export interface PlannedResolution { resolver: string; plan: ResolutionPlan }
 

@@ -1,11 +1,11 @@
 import { randomUUID } from 'node:crypto';
 import { and, eq, gte, inArray, ne, sql } from 'drizzle-orm';
-import type { Db, Tx } from '../db/client.ts';
-import { catalogTables, healthEvents, rcaActions, rcaRecords, resolutionJobs, signals, tableHealth } from '../db/schema.ts';
-import { ACTIVE_JOB_STATES, OPEN_RCA_STATUSES } from '../db/healthWriter.ts';
-import { rowToSignal } from '../signals/signalStore.ts';
+import type { Db, Tx } from '../../db/client.ts';
+import { catalogTables, healthEvents, rcaActions, rcaRecords, resolutionJobs, signals, tableHealth } from '../../db/schema.ts';
+import { ACTIVE_JOB_STATES, OPEN_RCA_STATUSES } from '../../db/healthWriter.ts';
+import { rowToSignal } from '../../signals/signalStore.ts';
 import { pipelineParams } from './airflowRetrigger.ts';
-import type { CatalogTable } from '../catalog/types.ts';
+import type { CatalogTable } from '../../catalog/types.ts';
 
 export const ACTIONS = ['retry', 'acknowledge', 'resolve', 'escalate'] as const;
 export type RcaAction = (typeof ACTIONS)[number];

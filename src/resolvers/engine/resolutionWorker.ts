@@ -1,14 +1,14 @@
 import { randomUUID } from 'node:crypto';
 import { and, eq, inArray, sql } from 'drizzle-orm';
 import type { Logger } from 'pino';
-import type { Database, Tx } from '../db/client.ts';
-import { rcaRecords, resolutionAttempts, resolutionJobs } from '../db/schema.ts';
-import type { Metrics } from '../metrics.ts';
-import { normaliseError } from '../errors.ts';
-import type { Config } from '../config.ts';
-import { RESOLVERS } from './index.ts';
+import type { Database, Tx } from '../../db/client.ts';
+import { rcaRecords, resolutionAttempts, resolutionJobs } from '../../db/schema.ts';
+import type { Metrics } from '../../metrics.ts';
+import { normaliseError } from '../../errors.ts';
+import type { Config } from '../../config.ts';
+import { RESOLVERS } from '../index.ts';
 import { backoffDelayMs } from './backoff.ts';
-import type { AttemptResult, Resolver, ResolverContext } from './types.ts';
+import type { AttemptResult, Resolver, ResolverContext } from '../types.ts';
 
 type JobRow = typeof resolutionJobs.$inferSelect;
 

@@ -1,7 +1,7 @@
-import type { Signal } from '../signals/types.ts';
-import type { CatalogTable } from '../catalog/types.ts';
-import { normaliseError } from '../errors.ts';
-import type { AttemptResult, ResolverContext } from './types.ts';
+import type { Signal } from '../../signals/types.ts';
+import type { CatalogTable } from '../../catalog/types.ts';
+import { normaliseError } from '../../errors.ts';
+import type { AttemptResult, ResolverContext } from '../types.ts';
 
 /** Which run to re-trigger: the signal's Airflow, DAG, run and task; null when the signal does not say. */
 export function pipelineParams(signal: Signal, catalogTable: CatalogTable | null): Record<string, unknown> | null {
