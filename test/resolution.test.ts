@@ -169,3 +169,53 @@ describe('one-click actions', () => {
     expect(detail.auto_resolution.state).toBe('cancelled');
   });
 });
+
+describe('wait-for-condition and rerun-partition, end to end', () => {
+  it('wait-for-condition re-triggers once every upstream is healthy, and escalates when the wait runs out', async () => {
+    await daemon.call('POST', '/v1/catalog', {
+      body: {
+        teams: [{ name: 'feeder-eng' }, { name: 'waiter-eng' }],
+        tables: [
+          { name: 'lake.feeder', owner: 'feeder-eng', pipeline: { airflow: 'main', dag_id: 'feeder_dag' } },
+          { name: 'lake.waiter', owner: 'waiter-eng', pipeline: { airflow: 'main', dag_id: 'waiter_dag' }, upstream: ['lake.feeder'] },
+          { name: 'lake.waiter2', owner: 'waiter-eng', pipeline: { airflow: 'main', dag_id: 'waiter2_dag' }, upstream: ['lake.feeder'] },
+        ],
+      },
+    });
+    await daemon.call('POST', '/v1/signals/airflow', { body: { event: 'failure', dag_id: 'feeder_dag', task_id: 'load', run_id: 'manual__feed', try_number: 1, tables: ['lake.feeder'], exception: { type: 'KeyError', message: "'id'" } } });
+    await waitFor(async () => (await daemon.call('GET', '/v1/tables/lake.feeder/health')).body.status === 'unhealthy', 10_000, 'feeder unhealthy');
+
+    const sensorTimeout = { type: 'airflow.exceptions.AirflowSensorTimeout', message: 'Sensor has timed out; run duration of 3600.2 seconds exceeds the specified timeout of 3600.0.' };
+    const waiter = await daemon.call('POST', '/v1/signals/airflow', { body: { event: 'failure', dag_id: 'waiter_dag', task_id: 'wait_for_feeder', run_id: 'manual__wait', try_number: 1, airflow: 'main', tables: ['lake.waiter'], exception: sensorTimeout } });
+    const rca = await waitFor(async () => (await daemon.call('GET', '/v1/rca?table=lake.waiter')).body.items.find((r: { signal_ids: string[] }) => r.signal_ids.includes(waiter.body.signal_id)), 10_000, 'the waiter RCA');
+    expect(rca).toMatchObject({ category: 'upstream_unhealthy', assignee: { team: 'feeder-eng', role: 'upstream_owner' }, auto_resolution: { resolver: 'wait-for-condition' } });
+    await new Promise((r) => setTimeout(r, 700));
+    expect(airflow.clears.filter((c) => c.body.dag_run_id === 'manual__wait')).toHaveLength(0);
+
+    await daemon.call('POST', '/v1/signals/airflow', { body: { event: 'success', dag_id: 'feeder_dag', task_id: 'load', run_id: 'manual__feed', try_number: 2, tables: ['lake.feeder'] } });
+    const clear = await waitFor(async () => airflow.clears.find((c) => c.body.dag_run_id === 'manual__wait'), 10_000, 'the re-trigger after the upstream recovered');
+    expect(clear.body).toMatchObject({ dry_run: false, task_ids: ['wait_for_feeder'] });
+
+    // The feeder fails again and stays down: the second waiter's job gives up at the wait limit (1.5 s here).
+    await daemon.call('POST', '/v1/signals/airflow', { body: { event: 'failure', dag_id: 'feeder_dag', task_id: 'load', run_id: 'manual__feed2', try_number: 1, tables: ['lake.feeder'], exception: { type: 'KeyError', message: "'id'" } } });
+    await waitFor(async () => (await daemon.call('GET', '/v1/tables/lake.feeder/health')).body.status === 'unhealthy', 10_000, 'feeder unhealthy again');
+    const waiter2 = await daemon.call('POST', '/v1/signals/airflow', { body: { event: 'failure', dag_id: 'waiter2_dag', task_id: 'wait_for_feeder', run_id: 'manual__wait2', try_number: 1, airflow: 'main', tables: ['lake.waiter2'], exception: sensorTimeout } });
+    const rca2 = await waitFor(async () => (await daemon.call('GET', '/v1/rca?table=lake.waiter2')).body.items.find((r: { signal_ids: string[] }) => r.signal_ids.includes(waiter2.body.signal_id)), 10_000, 'the second waiter RCA');
+    const escalated = await waitFor(async () => { const r = await rcaDetail(rca2.id); return r.status === 'escalated' ? r : null; }, 10_000, 'escalated at the wait limit');
+    expect(escalated.auto_resolution.last_error).toContain('condition was not met');
+    expect(airflow.clears.filter((c) => c.body.dag_run_id === 'manual__wait2')).toHaveLength(0);
+  });
+
+  it('rerun-partition clears the successful load of an incomplete partition, successful tasks included', async () => {
+    await daemon.call('PUT', '/v1/catalog/tables/lake.partitioned', { body: { owner: 'waiter-eng', pipeline: { airflow: 'main', dag_id: 'part_dag', task_ids: ['load'] } } });
+    await daemon.call('POST', '/v1/signals/airflow', { body: { event: 'success', dag_id: 'part_dag', task_id: 'load', run_id: 'scheduled__part', try_number: 1, airflow: 'main', tables: ['lake.partitioned'], end_date: new Date(Date.now() - 60_000).toISOString() } });
+    const dq = await daemon.call('POST', '/v1/signals/dq-failure', {
+      body: { id: 'dq-part-1', table: 'lake.partitioned', check: 'completeness.row_count', check_kind: 'completeness', partition: 'dt=2026-11-27/hr=08', source_count: 1000, lake_count: 900, strategy: 'snapshot', severity: 'error', detected_at: new Date().toISOString() },
+    });
+    expect(dq.status).toBe(202);
+    const clear = await waitFor(async () => airflow.clears.find((c) => c.body.dag_run_id === 'scheduled__part'), 10_000, 'the partition re-run');
+    expect(clear.body).toMatchObject({ dry_run: false, only_failed: false, task_ids: ['load'] });
+    const rca = (await daemon.call('GET', '/v1/rca?table=lake.partitioned')).body.items[0];
+    expect(rca).toMatchObject({ category: 'incomplete_load', auto_resolution: { resolver: 'rerun-partition' } });
+  });
+});

@@ -474,8 +474,10 @@ const slaTimeline: Analyser = {
     //    catalog, b. has already ruled out a failing or late one, so the scheduler stays the
     //    likeliest cause. A run id in the SLA event narrows "a run" to that run; signals that name
     //    no run could be it, so they count as a report.
+    //    A table neither onboarded nor named with its DAG tells us nothing about its schedule:
+    //    "no run seen" is then no evidence of a backlog.
     const reported = runSignals.filter((s) => matchesRun(s, runId));
-    if (reported.length === 0 && !airflowOutcome.started) {
+    if (reported.length === 0 && !airflowOutcome.started && (catalog.table !== null || dagId)) {
       const since = windowStart.toISOString();
       observations['rule'] = 'run-missing';
       return result({
