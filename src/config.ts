@@ -56,6 +56,8 @@ export interface Config {
   };
   /** Largest accepted request body. */
   bodyLimitBytes: number;
+  /** Requests a minute per API token. */
+  rateLimitPerMinute: number;
   logLevel: string;
   /** Assignee of last resort when the catalog marks no team `platform: true`. */
   platformTeam: string;
@@ -216,6 +218,7 @@ export function loadConfig(env: Env = process.env, cwd: string = process.cwd()):
       manualRetriesPer10Min: intVar(env, 'MEDIC_MANUAL_RETRIES_PER_10_MIN', 3, 1, 1000, problems),
     },
     bodyLimitBytes: intVar(env, 'MEDIC_BODY_LIMIT_BYTES', 1_048_576, 1024, 64 * 1_048_576, problems),
+    rateLimitPerMinute: intVar(env, 'MEDIC_RATE_LIMIT_PER_MIN', 60_000, 1, 10_000_000, problems),
     logLevel,
     platformTeam: env.MEDIC_PLATFORM_TEAM || 'data-platform',
     kafka,
@@ -249,6 +252,7 @@ export const CONFIG_HELP = `Environment:
   MEDIC_RESOLVER_RECOVERY_TIMEOUT_MS  no success this long after a re-trigger = a failed attempt (default 1800000)
   MEDIC_RESOLVER_POLL_MS / MEDIC_RESOLVER_LEASE_S  how often due jobs are claimed (5000) / how long a claim holds (300)
   MEDIC_MANUAL_RETRIES_PER_10_MIN  one-click retries allowed per table per 10 minutes (default 3)
+  MEDIC_RATE_LIMIT_PER_MIN     requests a minute per API token, bursts of a sixth (default 60000)
   MEDIC_BODY_LIMIT_BYTES       largest request body accepted (default 1048576)
   MEDIC_PLATFORM_TEAM          fallback assignee when no catalog team is marked platform (default data-platform)
   KAFKA_BROKERS                host:port,... — consume SLA-miss and DQ-failure events (unset: HTTP only)

@@ -101,6 +101,7 @@ export async function startDaemon(config: Config, log: Logger): Promise<RunningD
     onSignalStored: () => worker.poke(),
     onResolutionScheduled: () => { void resolution.tick(); },
     manualRetriesPer10Min: config.resolver.manualRetriesPer10Min,
+    rateLimitPerMinute: config.rateLimitPerMinute,
     topicKinds: topicKinds(config.kafka ?? DEFAULT_TOPICS),
     isAccepting: () => accepting,
   });

@@ -19,6 +19,7 @@ export function createMetrics() {
     diagnosisQueue: new client.Gauge({ name: 'medic_diagnosis_queue', help: 'Signals claimed by this process and waiting or running in the diagnosis queue', registers: [registry] }),
     resolverAttempts: new client.Counter({ name: 'medic_resolver_attempts_total', help: 'Resolution attempts by resolver and outcome (retriggered, waiting, failed)', labelNames: ['resolver', 'outcome'] as const, registers: [registry] }),
     resolverEscalations: new client.Counter({ name: 'medic_resolver_escalations_total', help: 'Resolution jobs that ran out of attempts or time and were escalated', labelNames: ['resolver'] as const, registers: [registry] }),
+    kafkaConsumerLag: new client.Gauge({ name: 'medic_kafka_consumer_lag', help: 'Messages behind the partition\'s high watermark after the last batch, by topic and partition', labelNames: ['topic', 'partition'] as const, registers: [registry] }),
     httpRequests: new client.Counter({ name: 'medic_http_requests_total', help: 'HTTP requests by route and status code', labelNames: ['method', 'route', 'status'] as const, registers: [registry] }),
   };
 }

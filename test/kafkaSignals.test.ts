@@ -59,6 +59,9 @@ describe('Kafka signals against a real broker', () => {
     expect(rcas.map((r) => [r.kind, r.source])).toEqual([['dq_failure', 'kafka'], ['sla_miss', 'kafka']]);
     const health = await daemon.call('GET', '/v1/tables/lake.kafka_orders/health');
     expect(health.body.status).toBe('degraded');
+    const metrics = await daemon.call('GET', '/metrics', { token: null });
+    expect(metrics.body).toMatch(/medic_kafka_consumer_lag\{topic="medic.sla-miss",partition="\d"\} 0/);
+    expect(metrics.body).toContain('medic_signals_received_total{kind="sla_miss",source="kafka"} 1');
   });
 
   it('stores an event delivered twice once', async () => {

@@ -7,6 +7,7 @@ import YAML from 'yaml';
 import type { Database } from '../db/client.ts';
 import type { Metrics } from '../metrics.ts';
 import { ApiError, errorHandler } from './errors.ts';
+import { createRateLimiter } from './rateLimit.ts';
 import { roleAllows, type Role, type TokenIdentity, type TokenVerifier } from './tokens.ts';
 import { signalRoutes } from './routes/signalRoutes.ts';
 import { catalogRoutes } from './routes/catalogRoutes.ts';
@@ -30,6 +31,8 @@ export interface ApiDeps {
   /** Tells the resolution worker a job is due now (a one-click retry). */
   onResolutionScheduled: () => void;
   manualRetriesPer10Min: number;
+  /** Requests a minute per token (a burst of a sixth of it is allowed). */
+  rateLimitPerMinute: number;
   /** Which signal kind each Kafka topic carries, for dead-letter replay. */
   topicKinds: Map<string, EventKind>;
   /** False while starting up or shutting down; /readyz reports it. */
@@ -73,7 +76,8 @@ export async function buildServer(deps: ApiDeps): Promise<App> {
     void reply.code(404).send({ error: { code: 'not_found', message: `no route ${request.method} ${request.url.split('?')[0]}` } });
   });
 
-  app.addHook('onRequest', async (request) => {
+  const limiter = createRateLimiter({ perMinute: deps.rateLimitPerMinute, burst: Math.max(10, Math.ceil(deps.rateLimitPerMinute / 6)) });
+  app.addHook('onRequest', async (request, reply) => {
     const required = request.routeOptions.config.role;
     if (!required) return;
     const header = request.headers.authorization;
@@ -82,6 +86,11 @@ export async function buildServer(deps: ApiDeps): Promise<App> {
     const identity = await deps.tokens.verify(match[1]!);
     if (!identity) throw new ApiError(401, 'unauthenticated', 'unknown or revoked token');
     if (!roleAllows(identity.role, required)) throw new ApiError(403, 'forbidden', `this route needs the ${required} role; the token "${identity.name}" has ${identity.role}`);
+    const waitS = limiter.take(identity.name);
+    if (waitS > 0) {
+      void reply.header('retry-after', String(waitS));
+      throw new ApiError(429, 'rate_limited', `token "${identity.name}" is over its limit of ${deps.rateLimitPerMinute} requests a minute (MEDIC_RATE_LIMIT_PER_MIN); retry in ${waitS} s`);
+    }
     request.identity = identity;
   });
 

@@ -57,6 +57,9 @@ export class KafkaSignalConsumer {
     this.consumer.on(this.consumer.events.CRASH, (event) => {
       kafkaLog.error({ err: event.payload.error, restart: event.payload.restart }, 'Kafka consumer crashed; kafkajs restarts it');
     });
+    this.consumer.on(this.consumer.events.END_BATCH_PROCESS, (event) => {
+      deps.metrics.kafkaConsumerLag.set({ topic: event.payload.topic, partition: String(event.payload.partition) }, Number(event.payload.offsetLag));
+    });
     this.consumer.on(this.consumer.events.GROUP_JOIN, (event) => {
       kafkaLog.info({ member: event.payload.memberId, assignment: event.payload.memberAssignment }, 'joined the consumer group');
     });
