@@ -1,6 +1,6 @@
 import { describe, it, expect } from 'vitest';
 import { testHelpers } from './support/analyserHelpers.ts';
-import classifier, { RULE_IDS } from '../src/diagnosers/analysers/exception-classifier.ts';
+import classifier, { RULE_IDS, editDistance } from '../src/diagnosers/analysers/exception-classifier.ts';
 import { MANUAL_STEPS, renderManualSteps } from '../src/diagnosers/manualSteps.ts';
 import { CATEGORIES, type Category } from '../src/diagnosers/taxonomy.ts';
 import { renderMessage, type AnalyserContext, type AnalyserResult, type CatalogView } from '../src/diagnosers/types.ts';
@@ -104,6 +104,18 @@ const CASES: Partial<Record<Category, Case[]>> = {
       type: 'psycopg2.OperationalError',
       message: 'server closed the connection unexpectedly\n\tThis probably means the server terminated abnormally\n\tbefore or while processing the request.\n',
     },
+    {
+      name: 'Snowflake 250001 backend unreachable',
+      type: 'snowflake.connector.errors.OperationalError',
+      message: '250001: Could not connect to Snowflake backend after 2 attempt(s).Aborting',
+      summary: 'The source warehouse could not be reached (snowflake.connector.errors.OperationalError)',
+    },
+    {
+      name: 'a database in the cluster is still the source (driver wording before the internal-host rule)',
+      type: 'psycopg2.OperationalError',
+      message: 'connection to server at "orders-db.data.svc.cluster.local" (10.96.4.2), port 5432 failed: Connection refused\n\tIs the server running on that host and accepting TCP/IP connections?\n',
+      details: { host: 'orders-db.data.svc.cluster.local', port: 5432 },
+    },
   ],
   source_auth_failure: [
     {
@@ -140,6 +152,18 @@ const CASES: Partial<Record<Category, Case[]>> = {
       name: 'Snowflake token expired',
       type: 'snowflake.connector.errors.ProgrammingError',
       message: '390114 (08001): Authentication token has expired.  The user must authenticate again.',
+    },
+    {
+      name: 'BigQuery 403 on a query (a read, not a lake write)',
+      type: 'google.api_core.exceptions.Forbidden',
+      message: '403 Access Denied: Table acme-ads-prod:google_ads_export.p_ads_CampaignBasicStats_1234567890: User does not have permission to query table acme-ads-prod:google_ads_export.p_ads_CampaignBasicStats_1234567890, or perhaps it does not exist.; reason: accessDenied, message: Access Denied: Table acme-ads-prod:google_ads_export.p_ads_CampaignBasicStats_1234567890: User does not have permission to query table',
+      details: { object: 'acme-ads-prod:google_ads_export.p_ads_CampaignBasicStats_1234567890' },
+    },
+    {
+      name: 'BigQuery getData permission',
+      type: 'google.api_core.exceptions.Forbidden',
+      message: '403 GET https://bigquery.googleapis.com/bigquery/v2/projects/acme-ads-prod/datasets/google_ads_export/tables/campaigns/data: Access Denied: Table acme-ads-prod:google_ads_export.campaigns: Permission bigquery.tables.getData denied on table acme-ads-prod:google_ads_export.campaigns (or it may not exist). User does not have bigquery.tables.getData permission for table acme-ads-prod:google_ads_export.campaigns.',
+      details: { object: 'acme-ads-prod:google_ads_export.campaigns' },
     },
   ],
   source_schema_change: [
@@ -191,6 +215,25 @@ const CASES: Partial<Record<Category, Case[]>> = {
       type: 'cx_Oracle.DatabaseError',
       message: 'ORA-00904: "CUSTOMER_TIER": invalid identifier',
       details: { column: 'CUSTOMER_TIER' },
+    },
+    {
+      name: 'Spark UNRESOLVED_COLUMN, no suggestion close enough to be a typo',
+      type: 'pyspark.errors.exceptions.captured.AnalysisException',
+      message: "[UNRESOLVED_COLUMN.WITH_SUGGESTION] A column or function parameter with name `coupon_code` cannot be resolved. Did you mean one of the following? [`id`, `promo_code`, `total_cents`].;\n'Project ['coupon_code]\n",
+      details: { column: 'coupon_code' },
+    },
+    {
+      name: 'Spark 3 Parquet column type changed',
+      type: 'org.apache.spark.SparkException',
+      message: 'Job aborted due to stage failure: Task 3 in stage 4.0 failed 4 times, most recent failure: Lost task 3.3 in stage 4.0 (TID 412) (10.0.5.31 executor 2): org.apache.spark.sql.execution.QueryExecutionException: Parquet column cannot be converted in file s3a://supplier-feeds/products/dt=2026-11-27/part-00000-5e0c.snappy.parquet. Column: [price], Expected: decimal(10,2), Found: DOUBLE',
+      details: { column: 'price', expected: 'decimal(10,2)', found: 'DOUBLE' },
+      summary: 'The column price changed type at the source (expected decimal(10,2), found DOUBLE)',
+    },
+    {
+      name: 'Spark 4 Parquet data type mismatch',
+      type: 'org.apache.spark.SparkException',
+      message: '[FAILED_READ_FILE.PARQUET_COLUMN_DATA_TYPE_MISMATCH] Error while reading file s3a://supplier-feeds/products/dt=2026-11-27/part-00000.parquet. Data type mismatches when reading Parquet column `price`. Expected Spark type "DECIMAL(10,2)", actual Parquet type "DOUBLE". SQLSTATE: KD001',
+      details: { column: 'price', expected: 'DECIMAL(10,2)', found: 'DOUBLE' },
     },
   ],
   source_replica_lag: [
@@ -317,6 +360,31 @@ const CASES: Partial<Record<Category, Case[]>> = {
       type: 'org.apache.spark.SparkException',
       message: 'Job aborted due to stage failure: Task 3 in stage 7.0 failed 4 times, most recent failure: Lost task 3.3 in stage 7.0 (TID 88) (10.0.3.4 executor 5): ExecutorLostFailure (executor 5 exited unrelated to the running tasks) Reason: Container marked as failed: container_1700000000000_0042_01_000006 on host: ip-10-0-3-4. Exit status: -100. Diagnostics: Container released on a *lost* node.',
     },
+    {
+      name: 'pod terminated for a node shutdown (spot reclaim)',
+      type: 'airflow.exceptions.AirflowException',
+      message: "Pod extract-google-ads-7hq2mz returned a failure.\nremote_pod: {'status': {'phase': 'Failed', 'reason': 'Terminated', 'message': 'Pod was terminated in response to imminent node shutdown.'}}",
+      details: { detail: 'Pod was terminated in response to imminent node shutdown' },
+    },
+    {
+      name: 'shuffle fetch refused by a lost node (not the source)',
+      type: 'org.apache.spark.SparkException',
+      message: 'Job aborted due to stage failure: ResultStage 14 (parquet at NativeMethodAccessorImpl.java:0) has failed the maximum allowable number of times: 4. Most recent failure reason:\norg.apache.spark.shuffle.FetchFailedException: Failed to connect to ip-10-0-7-12.ec2.internal/10.0.7.12:7337\n\tat org.apache.spark.errors.SparkCoreErrors$.fetchFailedError(SparkCoreErrors.scala:437)\nCaused by: io.netty.channel.AbstractChannel$AnnotatedConnectException: Connection refused: ip-10-0-7-12.ec2.internal/10.0.7.12:7337\nCaused by: java.net.ConnectException: Connection refused',
+      details: { service: 'the Spark shuffle service on ip-10-0-7-12.ec2.internal', status: 'connection refused' },
+    },
+    {
+      name: 'in-cluster service refused (schema registry, not the source)',
+      type: 'requests.exceptions.ConnectionError',
+      message: "HTTPSConnectionPool(host='schema-registry.platform.svc.cluster.local', port=8081): Max retries exceeded with url: /subjects/clickstream-events-value/versions/latest (Caused by NewConnectionError('<urllib3.connection.HTTPSConnection object at 0x7f0c1b2d4e50>: Failed to establish a new connection: [Errno 111] Connection refused'))",
+      details: { service: 'schema-registry.platform.svc.cluster.local' },
+      summary: 'A call to schema-registry.platform.svc.cluster.local failed transiently (connection refused)',
+    },
+    {
+      name: 'short Kubernetes service name',
+      type: 'urllib3.exceptions.NewConnectionError',
+      message: "<urllib3.connection.HTTPConnection object at 0x7f2b>: Failed to establish a new connection: [Errno 111] Connection refused (host='metadata-proxy.airflow.svc', port=80)",
+      details: { service: 'metadata-proxy.airflow.svc' },
+    },
   ],
   resource_exhausted: [
     {
@@ -360,6 +428,24 @@ const CASES: Partial<Record<Category, Case[]>> = {
       message: '403 Quota exceeded: Your project exceeded quota for free query bytes scanned. For more information, see https://cloud.google.com/bigquery/docs/troubleshoot-quotas',
       details: { resource: 'quota' },
     },
+    {
+      name: 'spark.driver.maxResultSize inside Py4J and Job aborted',
+      type: 'py4j.protocol.Py4JJavaError',
+      message: 'An error occurred while calling o412.collectToPython.\n: org.apache.spark.SparkException: Job aborted due to stage failure: Total size of serialized results of 2113 tasks (4.0 GiB) is bigger than spark.driver.maxResultSize (4.0 GiB)\n\tat org.apache.spark.scheduler.DAGScheduler.failJobAndIndependentStages(DAGScheduler.scala:2785)',
+      details: { resource: 'memory', size: '4.0 GiB', limit: '4.0 GiB' },
+    },
+    {
+      name: 'numpy _ArrayMemoryError',
+      type: 'numpy.core._exceptions._ArrayMemoryError',
+      message: 'Unable to allocate 11.2 GiB for an array with shape (1503238553,) and data type int64',
+      details: { resource: 'memory', detail: 'Unable to allocate 11.2 GiB for an array with shape (1503238553,) and data type int64' },
+    },
+    {
+      name: 'numpy 2 type name, message only',
+      type: 'numpy._core._exceptions._ArrayMemoryError',
+      message: '',
+      details: { resource: 'memory' },
+    },
   ],
   sink_write_failure: [
     {
@@ -399,6 +485,18 @@ const CASES: Partial<Record<Category, Case[]>> = {
       message: 'Rate exceeded (Service: AWSGlue; Status Code: 400; Error Code: ThrottlingException; Request ID: 5b1e)',
       details: { throttled: 'yes' },
     },
+    {
+      name: 'GCS 429 on object mutation',
+      type: 'google.api_core.exceptions.TooManyRequests',
+      message: '429 PUT https://storage.googleapis.com/upload/storage/v1/b/acme-lake-landing/o?uploadType=resumable&upload_id=ADPycdt: {\n  "error": {\n    "code": 429,\n    "message": "The object acme-lake-landing/ad_spend/dt=2026-11-23/_SUCCESS exceeded the rate limit for object mutation operations (create, update, and delete). Please reduce your request rate. See https://cloud.google.com/storage/docs/gcs429."\n  }\n}',
+      details: { throttled: 'yes', code: '429', operation: 'PUT', bucket: 'acme-lake-landing' },
+    },
+    {
+      name: 'GCS objects.create denied',
+      type: 'google.api_core.exceptions.Forbidden',
+      message: '403 POST https://storage.googleapis.com/upload/storage/v1/b/acme-lake-landing/o?uploadType=multipart: svc-etl@acme-data.iam.gserviceaccount.com does not have storage.objects.create access to the Google Cloud Storage object.',
+      details: { throttled: 'no', code: 'AccessDenied', operation: 'POST', bucket: 'acme-lake-landing' },
+    },
   ],
   source_data_issue: [
     {
@@ -427,6 +525,35 @@ const CASES: Partial<Record<Category, Case[]>> = {
       type: 'psycopg2.errors.CharacterNotInRepertoire',
       message: 'invalid byte sequence for encoding "UTF8": 0x00\n',
     },
+    {
+      name: 'Kafka record not Confluent-framed (Python)',
+      type: 'confluent_kafka.error.ValueDeserializationError',
+      message: 'KafkaError{code=_VALUE_DESERIALIZATION,val=-159,str="Unexpected magic byte 123. This is not Confluent-framed data for topic clickstream-events partition 7 offset 918273645"}',
+      details: { detail: 'Unexpected magic byte 123' },
+    },
+    {
+      name: 'Kafka unknown magic byte (Java)',
+      type: 'org.apache.kafka.common.errors.SerializationException',
+      message: 'Error deserializing Avro message for id -1\nCaused by: org.apache.kafka.common.errors.SerializationException: Unknown magic byte!',
+      details: { detail: 'Unknown magic byte' },
+    },
+    {
+      name: 'Kafka deserialisation error without the magic byte text',
+      type: 'confluent_kafka.error.ValueDeserializationError',
+      message: 'KafkaError{code=_VALUE_DESERIALIZATION,val=-159,str="\'utf-8\' codec can\'t decode byte 0x8f in position 3"}',
+    },
+    {
+      name: 'ValueError quoting the value (float cast)',
+      type: 'ValueError',
+      message: "could not convert string to float: 'N/A'",
+      details: { detail: "could not convert string to float: 'N/A'" },
+    },
+    {
+      name: 'ValueError quoting the value (int cast, inside a Spark UDF)',
+      type: 'pyspark.errors.exceptions.captured.PythonException',
+      message: "\n  An exception was thrown from the Python worker.\nTraceback (most recent call last):\n  File \"/opt/jobs/products.py\", line 12, in parse_qty\n    return int(raw)\nValueError: invalid literal for int() with base 10: '12 pcs'\n",
+      details: { detail: "invalid literal for int() with base 10: '12 pcs'" },
+    },
   ],
   runtime_regression: [
     {
@@ -443,6 +570,23 @@ const CASES: Partial<Record<Category, Case[]>> = {
       name: 'execution_timeout wrapped',
       type: 'airflow.exceptions.AirflowException',
       message: 'Task failed with exception: AirflowTaskTimeout: Timeout, PID: 77',
+    },
+    {
+      name: 'PostgreSQL statement_timeout (not a connection failure)',
+      type: 'psycopg2.errors.QueryCanceled',
+      message: 'canceling statement due to statement timeout\n',
+    },
+    {
+      name: 'Snowflake 000630 statement or warehouse timeout',
+      type: 'snowflake.connector.errors.ProgrammingError',
+      message: '000630 (57014): 01b8c2d3-0003-4b2e-0000-0a1d0002f2b7: Statement reached its statement or warehouse timeout of 3,600 second(s) and was canceled.',
+      details: { timeout: '3600 s' },
+      summary: 'at its statement timeout (3600 s)',
+    },
+    {
+      name: 'SQL Server query timeout (not source-timeout)',
+      type: 'pyodbc.OperationalError',
+      message: "('HYT00', '[HYT00] [Microsoft][ODBC Driver 18 for SQL Server]Query timeout expired (0) (SQLExecDirectW)')",
     },
   ],
   code_error: [
@@ -483,6 +627,38 @@ const CASES: Partial<Record<Category, Case[]>> = {
       type: 'psycopg2.errors.UniqueViolation',
       message: 'duplicate key value violates unique constraint "orders_pkey"\nDETAIL:  Key (id)=(42) already exists.\n',
       details: { constraint: 'orders_pkey' },
+    },
+    {
+      name: 'dbt compilation error, missing ref (cosmos repr)',
+      type: 'airflow.exceptions.AirflowException',
+      message: "('dbt command failed. The command returned a non-zero exit code 2. Details: ', 'Compilation Error in model fct_daily_revenue (models/marts/finance/fct_daily_revenue.sql)\\n  Model \\'model.analytics.fct_daily_revenue\\' (models/marts/finance/fct_daily_revenue.sql) depends on a node named \\'stg_refunds\\' which was not found')",
+      details: { model: 'fct_daily_revenue', node: 'stg_refunds' },
+      summary: 'dbt could not compile fct_daily_revenue: it depends on stg_refunds, which was not found.',
+    },
+    {
+      name: 'Snowflake 001003 syntax error',
+      type: 'snowflake.connector.errors.ProgrammingError',
+      message: "001003 (42000): 01b8c2d2-0003-4b2e-0000-0a1d0002f1a4: SQL compilation error:\nsyntax error line 7 at position 0 unexpected 'FROM'.",
+      details: { detail: "syntax error line 7 at position 0 unexpected 'FROM'" },
+    },
+    {
+      name: 'KubernetesPodOperator image tag not found',
+      type: 'airflow.providers.cncf.kubernetes.utils.pod_manager.PodLaunchFailedException',
+      message: 'Pod docker image cannot be pulled, unable to start: ErrImagePull\nrpc error: code = NotFound desc = failed to pull and unpack image "registry.acme.internal/etl/shipments-loader:2.14.0": failed to resolve reference "registry.acme.internal/etl/shipments-loader:2.14.0": registry.acme.internal/etl/shipments-loader:2.14.0: not found',
+      details: { image: 'registry.acme.internal/etl/shipments-loader:2.14.0' },
+    },
+    {
+      name: 'Spark UNRESOLVED_COLUMN with a suggestion one edit away (a typo)',
+      type: 'pyspark.errors.exceptions.captured.AnalysisException',
+      message: "[UNRESOLVED_COLUMN.WITH_SUGGESTION] A column or function parameter with name `o`.`custmer_id` cannot be resolved. Did you mean one of the following? [`o`.`customer_id`, `o`.`order_id`, `o`.`amount`].;\n'Project ['o.custmer_id]\n",
+      details: { column: 'custmer_id', suggestion: 'customer_id', distance: 1 },
+      summary: 'The job refers to the column custmer_id, which does not exist; customer_id does',
+    },
+    {
+      name: 'Spark < 3.4 cannot resolve, input column two edits away',
+      type: 'org.apache.spark.sql.AnalysisException',
+      message: "cannot resolve 'sesion_ts' given input columns: [session_id, session_ts#12, user_id]; line 1 pos 7",
+      details: { column: 'sesion_ts', suggestion: 'session_ts', distance: 1 },
     },
   ],
 };
@@ -548,6 +724,54 @@ describe('exception-classifier', () => {
     expect(oom.verdict!.confidence).toBeGreaterThan(dup.verdict!.confidence);
   });
 
+  it('computes the Levenshtein distance', () => {
+    expect(editDistance('', '')).toBe(0);
+    expect(editDistance('custmer_id', 'customer_id')).toBe(1);
+    expect(editDistance('kitten', 'sitting')).toBe(3);
+    expect(editDistance('tier', '')).toBe(4);
+    expect(editDistance('flaw', 'lawn')).toBe(2);
+  });
+
+  it('does not call a short name a typo of another short name', async () => {
+    const result = await classify(
+      'pyspark.errors.exceptions.captured.AnalysisException',
+      '[UNRESOLVED_COLUMN.WITH_SUGGESTION] A column or function parameter with name `ad` cannot be resolved. Did you mean one of the following? [`id`, `amount`].',
+    );
+    expect(result.verdict?.category).toBe('source_schema_change');
+  });
+
+  it('keeps the Snowflake 250001 with a bad password as an auth failure (auth rules come first)', async () => {
+    const result = await classify(
+      'snowflake.connector.errors.DatabaseError',
+      '250001 (08001): None: Failed to connect to DB: xy12345.eu-west-1.snowflakecomputing.com:443. Incorrect username or password was specified.',
+    );
+    expect(result.verdict?.category).toBe('source_auth_failure');
+  });
+
+  it('keeps a refused connection to an external host with no database context as the source', async () => {
+    const result = await classify(
+      'requests.exceptions.ConnectionError',
+      "HTTPSConnectionPool(host='api.vendor-feeds.com', port=443): Max retries exceeded with url: /v2/products (Caused by NewConnectionError('<urllib3.connection.HTTPSConnection object at 0x7f0c>: Failed to establish a new connection: [Errno 111] Connection refused'))",
+    );
+    expect(result.observations['rule']).toBe('source-refused-generic');
+    expect(result.verdict?.details).toMatchObject({ host: 'api.vendor-feeds.com' });
+  });
+
+  it('does not call an unreachable image registry a code error', async () => {
+    const result = await classify(
+      'airflow.providers.cncf.kubernetes.utils.pod_manager.PodLaunchFailedException',
+      'Pod docker image cannot be pulled, unable to start: ErrImagePull\nrpc error: code = Unknown desc = failed to pull and unpack image "registry.acme.internal/etl/shipments-loader:2.14.0": failed to do request: Head "https://registry.acme.internal/v2/etl/shipments-loader/manifests/2.14.0": dial tcp 10.0.9.9:443: i/o timeout',
+    );
+    expect(result.verdict?.category ?? null).not.toBe('code_error');
+  });
+
+  it('keeps text guesses below the chain\'s stop threshold', async () => {
+    const results = await Promise.all(
+      Object.values(CASES).flat().map((c) => classify(c.type, c.message, { operator: c.operator, upstream: c.upstream })),
+    );
+    for (const r of results) expect(r.verdict!.confidence).toBeLessThanOrEqual(0.9);
+  });
+
   describe('no verdict', () => {
     it('null exception → observation {exception: null}', async () => {
       const result = await classifier.analyse(context(null));
@@ -557,9 +781,10 @@ describe('exception-classifier', () => {
 
     it.each([
       ['gibberish', 'FrobnicationError', 'the frobnicator is sad'],
-      ['ValueError is ambiguous between data and code', 'ValueError', "could not convert string to float: 'abc'"],
+      ['ValueError quoting no value is ambiguous between data and code', 'ValueError', 'Length mismatch: Expected axis has 5 elements, new values have 6 elements'],
       ['AccessDenied on a read: source or lake cannot be told apart', 'botocore.exceptions.ClientError', 'An error occurred (AccessDenied) when calling the GetObject operation: Access Denied'],
-      ['statement timeout is not a connection failure', 'psycopg2.errors.QueryCanceled', 'canceling statement due to statement timeout'],
+      ['a query cancelled by hand is neither a timeout nor an outage', 'psycopg2.errors.QueryCanceled', 'canceling statement due to user request'],
+      ['a throttled GCS read is not a lake write', 'google.api_core.exceptions.TooManyRequests', '429 GET https://storage.googleapis.com/storage/v1/b/acme-exports/o/ads.csv?alt=media: rate limited'],
     ])('%s', async (_name, type, message) => {
       const result = await classify(type, message);
       expect(result.verdict ?? null, JSON.stringify(result.verdict)).toBeNull();

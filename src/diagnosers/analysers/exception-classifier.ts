@@ -187,6 +187,9 @@ function typoOf(missing: string, candidates: string[]): { suggestion: string; di
   return best;
 }
 
+/** A type name as Spark prints it, with its precision: DOUBLE, decimal(10,2), varchar(32). A capture group. */
+const SQL_TYPE = String.raw`([A-Za-z_]\w*(?:\(\d+(?:,\s*\d+)?\))?)`;
+
 /** Hosts that are the platform's own: Kubernetes service names. */
 const INTERNAL_SERVICE_HOST = /\.svc(?:\.cluster\.local)?\.?$/i;
 /** Spark's shuffle: block fetches between executors, served by the external shuffle service (7337). */
@@ -217,7 +220,8 @@ const PY_CODE_ERRORS = [
   'ParseException', // Spark SQL parser
 ];
 // ValueError, AssertionError and IllegalArgumentException are deliberately absent: both are as often raised by bad input
-// data (int('abc'), a data check's assert) as by a bug, so they stay unknown.
+// data (int('abc'), a data check's assert) as by a bug, so they stay unknown — except the casts whose message quotes the
+// value that failed (`could not convert string to float: 'N/A'`), which data-invalid-value takes at a low confidence.
 const PY_CODE_ERROR_TYPE = new RegExp(`(?:^|\\.)(${PY_CODE_ERRORS.join('|')})$`);
 /** A Python traceback's last line inside a wrapping exception (Spark PythonException, Py4J). */
 const PY_CODE_ERROR_LINE = new RegExp(`(?:^|\\n)\\s*(?:[\\w.]+\\.)?(${PY_CODE_ERRORS.join('|')}): `);
@@ -400,11 +404,18 @@ const RULES: Rule[] = [
     messageId: 'sinkRejected',
     defaults: { operation: 'a write', code: '(unknown)', throttled: 'no', bucket: 'the lake bucket' },
     match: ({ text }) => {
-      if (/ServerBusy|Ingress is over the account limit|rate of change requests to the object .* exceeds the rate limit|429 Too Many Requests.*storage\.googleapis/i.test(text)) {
-        return { throttled: 'yes', code: 'throttled' };
+      // google-cloud-storage prints `429 PUT https://storage.googleapis.com/upload/...`; only the
+      // write methods count, a throttled GET is a read (the lake may be someone's source).
+      const gcsWrite = /\b(429|403) (PUT|POST|PATCH|DELETE) https:\/\/storage\.googleapis\.com\//.exec(text);
+      const bucket = bucketOf(text);
+      if (
+        /ServerBusy|Ingress is over the account limit|rate of change requests to the object .* exceeds the rate limit|exceeded the rate limit for object mutation|429 Too Many Requests.*storage\.googleapis/i.test(text) ||
+        gcsWrite?.[1] === '429'
+      ) {
+        return compact({ throttled: 'yes', code: gcsWrite?.[1] ?? 'throttled', operation: gcsWrite?.[2], bucket });
       }
       if (/AuthorizationPermissionMismatch|not authorized to perform this operation using this permission|does not have storage\.objects\.(?:create|delete) access/i.test(text)) {
-        return { throttled: 'no', code: 'AccessDenied' };
+        return compact({ throttled: 'no', code: 'AccessDenied', operation: gcsWrite?.[2], bucket });
       }
       return null;
     },
@@ -516,9 +527,14 @@ const RULES: Rule[] = [
         /command denied to user '[^']+'@'[^']+' for table '([^']+)'/i,
         /Access denied for user '[^']+'@'[^']+' to database '([^']+)'/i,
         /SELECT permission was denied on the object '([^']+)'/i,
+        // BigQuery: `403 Access Denied: Table p:d.t: User does not have permission to query table p:d.t`.
+        // A GCS write denial says storage.objects.create and was claimed by sink-azure-gcs above.
+        /does not have permission to query table ([\w.:-]*[\w-])/i,
+        /Access Denied: (?:Table|Dataset|Project) ([\w.:-]*[\w-]):? User does not have/i,
+        /does not have bigquery\.[\w.]+ permission for (?:table|dataset|project) ([\w.:-]*[\w-])/i,
       );
       if (object !== undefined) return { object };
-      return /InsufficientPrivilege|permission denied for|ORA-01031|ORA-00942.*privilege|insufficient privileges/i.test(text) ? ({} as Details) : null;
+      return /InsufficientPrivilege|permission denied for|ORA-01031|ORA-00942.*privilege|insufficient privileges|User does not have (?:permission|bigquery\.[\w.]+ permission)/i.test(text) ? ({} as Details) : null;
     },
   },
   {
@@ -554,6 +570,27 @@ const RULES: Rule[] = [
         return compact({ column: bareIdentifier(raw), source_table: sourceTable });
       }
       return /UndefinedColumn$/.test(type) ? {} : null;
+    },
+  },
+  {
+    // Before schema-spark-unresolved-column: Spark resolves columns against the DataFrame the
+    // job built, so when it suggests a column one or two edits away from the missing one
+    // (`custmer_id` → `customer_id`), the job's own code has a typo; the source did not change.
+    id: 'code-spark-column-typo',
+    category: 'code_error',
+    confidence: 0.7,
+    messageId: 'columnTypo',
+    defaults: { column: '(unknown column)', suggestion: '(unknown column)' },
+    match: ({ text }) => {
+      const raw = capture(
+        text,
+        /\[UNRESOLVED_COLUMN[.\w]*\] A column(?: or function parameter)? with name (`[^\n]*?`) cannot be resolved/i,
+        /cannot resolve '(`?[^'\n]+?`?)' given input columns/i, // Spark < 3.4
+      );
+      if (raw === undefined) return null;
+      const column = bareIdentifier(raw);
+      const typo = typoOf(column, sparkColumnCandidates(text));
+      return typo === null ? null : { column, suggestion: typo.suggestion, distance: typo.distance };
     },
   },
   {
@@ -597,6 +634,26 @@ const RULES: Rule[] = [
     },
   },
 
+  {
+    // Files whose column types changed under the table's schema (a supplier's Parquet DECIMAL
+    // becoming DOUBLE). No "does not exist" wording, but the source's schema is what moved.
+    id: 'schema-type-changed',
+    category: 'source_schema_change',
+    confidence: 0.8,
+    messageId: 'columnTypeChanged',
+    defaults: { column: '(unknown column)', expected: '(unknown type)', found: '(unknown type)' },
+    match: ({ type, text }) => {
+      if (!/Parquet column cannot be converted|PARQUET_COLUMN_DATA_TYPE_MISMATCH|SchemaColumnConvertNotSupportedException/i.test(`${type} ${text}`)) return null;
+      return compact({
+        // Spark 3.x: `Column: [price], Expected: decimal(10,2), Found: DOUBLE`;
+        // Spark 4: `reading Parquet column `price`. Expected Spark type ..., actual Parquet type ...`.
+        column: capture(text, /Column: \[([^\]\n]+)\]/i, /reading Parquet column `?([\w.]+?)`?\./i),
+        expected: capture(text, new RegExp(`Expected: ${SQL_TYPE}`, 'i'), new RegExp(`Expected Spark type "?${SQL_TYPE}`, 'i')),
+        found: capture(text, new RegExp(`Found: ${SQL_TYPE}`, 'i'), new RegExp(`actual Parquet type "?${SQL_TYPE}`, 'i')),
+      });
+    },
+  },
+
   // ---- source_unavailable -------------------------------------------------------------------
   {
     id: 'source-dns',
@@ -608,6 +665,23 @@ const RULES: Rule[] = [
       if (!/could not translate host name|Name or service not known|Temporary failure in name resolution|nodename nor servname provided|Unknown MySQL server host|getaddrinfo failed|UnknownHostException|No address associated with hostname/i.test(input.text)) return null;
       const { host, port } = hostPort(input.text);
       return compact({ host: host ?? capture(input.text, /UnknownHostException:\s*([\w.-]+)/) ?? input.sourceName ?? undefined, port });
+    },
+  },
+  {
+    // Before source-timeout: a *statement* timeout (PostgreSQL statement_timeout, Snowflake
+    // STATEMENT_TIMEOUT_IN_SECONDS, SQL Server's "Query timeout expired") means the query ran
+    // longer than the source allows, not that connecting failed. Why it ran long (volume, a plan
+    // change, a busy warehouse) is for the history analysers, hence the low confidence, as for
+    // AirflowTaskTimeout below.
+    id: 'runtime-statement-timeout',
+    category: 'runtime_regression',
+    confidence: 0.5,
+    messageId: 'statementTimeout',
+    defaults: { timeout: 'its configured limit' },
+    match: ({ text }) => {
+      if (!/canceling statement due to statement timeout|reached its statement or warehouse timeout|maximum statement execution time exceeded|Query timeout expired/i.test(text)) return null;
+      const seconds = capture(text, /timeout of ([\d,]+) second/i);
+      return compact({ timeout: seconds === undefined ? undefined : `${seconds.replace(/,/g, '')} s` });
     },
   },
   {
@@ -643,6 +717,21 @@ const RULES: Rule[] = [
     },
   },
   {
+    // Cloud warehouses reached over HTTPS: the connector gives up after its own retries and
+    // prints no socket error. Wrong credentials also come as 250001 but were matched by
+    // source-auth-rejected above ("Incorrect username or password").
+    id: 'source-warehouse-unreachable',
+    category: 'source_unavailable',
+    confidence: 0.8,
+    messageId: 'sourceUnreachable',
+    defaults: { host: 'warehouse' },
+    match: (input) => {
+      if (!/Could not connect to Snowflake backend|250003: Failed to get the response|Failed to connect to DB: [\w.-]+\.snowflakecomputing\.com/i.test(input.text)) return null;
+      const host = capture(input.text, /([\w.-]+\.snowflakecomputing\.com)/i);
+      return compact({ host: host ?? input.sourceName ?? undefined });
+    },
+  },
+  {
     // The source closed or dropped the connection mid-query, or refuses new ones. Lower
     // confidence: a crash, a failover or a killed long query all look alike from the client.
     id: 'source-connection-lost',
@@ -657,6 +746,30 @@ const RULES: Rule[] = [
       if (!lost) return null;
       const { host, port } = hostPort(input.text);
       return compact({ host: host ?? input.sourceName ?? undefined, port });
+    },
+  },
+  {
+    // Before source-refused-generic: a refused connection to one of the platform's own hosts is
+    // not the source being down. Spark executors fetch shuffle blocks from each other (the
+    // external shuffle service on 7337, the BlockManager): a lost node refuses them. Kubernetes
+    // service names (*.svc, *.svc.cluster.local) are in-cluster services the platform runs (a
+    // schema registry, a metadata proxy). Not before the database rules: a database run
+    // in-cluster is still the source, and its driver's wording was matched above.
+    id: 'infra-internal-refused',
+    category: 'infra_transient',
+    confidence: 0.7,
+    messageId: 'internalService',
+    defaults: { service: 'an internal service', status: 'connection refused' },
+    match: (input) => {
+      const refused = /Connection refused|ConnectionRefusedError|ECONNREFUSED|Failed to establish a new connection|Failed to connect to/i.test(`${input.type} ${input.text}`);
+      if (!refused) return null;
+      if (SPARK_SHUFFLE.test(input.text)) {
+        const host = capture(input.text, /Failed to connect to ([\w.-]+)[/:]/i, /Connection refused: ([\w.-]+)[/:]/i);
+        return { service: host === undefined ? 'the Spark shuffle service' : `the Spark shuffle service on ${host}`, status: 'connection refused' };
+      }
+      const host = hostPort(input.text).host ?? capture(input.text, /Failed to connect to ([\w.-]+)[/:]/i, /Connection refused: ([\w.-]+)[/:]/i);
+      if (host === undefined || !INTERNAL_SERVICE_HOST.test(host)) return null;
+      return { service: host, status: 'connection refused' };
     },
   },
   {
@@ -692,8 +805,13 @@ const RULES: Rule[] = [
         /(No columns to parse from file)/i,
         /(invalid byte sequence for encoding "[^"]+": [^\n]*)/i,
         /(Incorrect string value: '[^']*' for column [^\n]*)/i,
+        // Confluent-framed Avro/Protobuf: a record some producer wrote in another format.
+        /((?:Unexpected|Unknown) magic byte[^\n".!]*)/i,
       );
       if (detail !== undefined) return { detail: detail.trim() };
+      if (/_(?:VALUE|KEY)_DESERIALIZATION\b|(?:Value|Key)DeserializationError$/.test(`${text} ${type}`)) {
+        return { detail: 'a record could not be deserialised' };
+      }
       return /EmptyDataError$/.test(type) ? { detail: 'the source file is empty' } : null;
     },
   },
@@ -709,6 +827,10 @@ const RULES: Rule[] = [
         /(invalid input syntax for (?:type )?[\w ]+: "[^"\n]*")/i,
         /(date\/time field value out of range: "[^"\n]*")/i,
         /(Incorrect (?:datetime|date|integer|decimal) value: '[^'\n]*'[^\n]*)/i,
+        // Python's own casts. ValueError as a type stays unknown (see PY_CODE_ERRORS); these two
+        // messages quote the value that failed, which is almost always the data's.
+        /(could not convert string to float: '[^'\n]*')/i,
+        /(invalid literal for int\(\) with base \d+: '[^'\n]*')/i,
       );
       return detail !== undefined ? { detail } : null;
     },
@@ -743,16 +865,41 @@ const RULES: Rule[] = [
         : null,
   },
   {
+    // Before infra-pod-evicted (which takes "Pod launching failed"): a pod that cannot start
+    // because its image tag does not exist in the registry is a deploy mistake in the pipeline
+    // (a tag never pushed, a typo), not a platform fault. Only "not found"/"manifest unknown":
+    // a registry that times out or refuses is not matched here.
+    id: 'code-image-not-found',
+    category: 'code_error',
+    confidence: 0.75,
+    messageId: 'imageMissing',
+    defaults: { image: '(unknown image)' },
+    match: ({ text }) => {
+      if (!/ErrImagePull|ImagePullBackOff|InvalidImageName/.test(text)) return null;
+      if (!/\bnot found\b|manifest unknown|NotFound|InvalidImageName/i.test(text)) return null;
+      return compact({ image: capture(text, /(?:pull and unpack image|pull image|resolve reference) "([^"]+)"/i, /manifest for ([^\s]+) not found/i) });
+    },
+  },
+  {
     // Node pressure evictions mention "low on resource: memory" but the node, not the task's
-    // own limit, ran short; the task's own OOM (OOMKilled, 137) was matched above.
+    // own limit, ran short; the task's own OOM (OOMKilled, 137) was matched above. A node
+    // shutdown (spot reclaim, upgrade) terminates the pod the same way.
     id: 'infra-pod-evicted',
     category: 'infra_transient',
     confidence: 0.8,
     messageId: 'podEvicted',
     defaults: { detail: 'the pod was evicted' },
     match: ({ text }) => {
-      if (!/\bEvicted\b|pod (?:was )?evicted|The node was low on resource|Pod took (?:longer|too long) than \d+ seconds to start|Pod launching failed|Container released on a \*lost\* node|preempted/i.test(text)) return null;
-      return compact({ detail: capture(text, /(The node was low on resource: [\w-]+)/i, /(Pod (?:took|launching)[^\n.]*)/i, /(Container released on a \*lost\* node)/i) });
+      if (!/\bEvicted\b|pod (?:was )?evicted|The node was low on resource|Pod took (?:longer|too long) than \d+ seconds to start|Pod launching failed|Container released on a \*lost\* node|preempted|in response to imminent node shutdown|\bNodeShutdown\b/i.test(text)) return null;
+      return compact({
+        detail: capture(
+          text,
+          /(The node was low on resource: [\w-]+)/i,
+          /(Pod (?:took|launching)[^\n.]*)/i,
+          /(Container released on a \*lost\* node)/i,
+          /((?:Pod was )?terminated in response to imminent node shutdown)/i,
+        ),
+      });
     },
   },
   {
@@ -834,8 +981,28 @@ const RULES: Rule[] = [
         /(operator does not exist: [^\n]*)/i,
         /(\[UNRESOLVED_ROUTINE\][^\n]*)/,
         /(Incorrect syntax near '[^']*')/i,
+        /(syntax error line \d+ at position \d+(?: unexpected '[^'\n]*')?)/i, // Snowflake 001003
       );
       return detail !== undefined ? { detail } : null;
+    },
+  },
+  {
+    // dbt (astronomer-cosmos, BashOperator) fails to compile the project: a ref() or source()
+    // to a node that does not exist, a Jinja error in a model. Nothing ran against a database.
+    id: 'code-dbt-compilation',
+    category: 'code_error',
+    confidence: 0.85,
+    messageId: 'dbtCompilation',
+    defaults: { model: 'a model', detail: 'compilation error' },
+    match: ({ text }) => {
+      if (!/Compilation Error\b|depends on a node named .{1,200}? which was not found/is.test(text)) return null;
+      // The message often arrives as a repr()'d tuple, its quotes escaped: named \'stg_refunds\'.
+      const node = capture(text, /depends on a node named \\?'([^'\\]+)\\?' which was not found/i);
+      return compact({
+        model: capture(text, /Compilation Error in (?:model|test|snapshot|seed|analysis|macro|source|exposure) ([\w.]+)/i),
+        node,
+        detail: node === undefined ? undefined : `it depends on ${node}, which was not found`,
+      });
     },
   },
   {
@@ -926,6 +1093,13 @@ const messages: Record<string, string> = {
   duplicateKey: 'The load inserted a duplicate key ({constraint}); the load is probably not idempotent.',
   dataTruncation: 'A value is too long for the target column {column}.',
   codeException: 'The pipeline\'s code raised {error} ({type}).',
+  driverResultSize: 'The Spark driver was sent more than spark.driver.maxResultSize ({size} of {limit}): collect less to the driver or raise the limit.',
+  columnTypo: 'The job refers to the column {column}, which does not exist; {suggestion} does: most likely a typo in the job.',
+  columnTypeChanged: 'The column {column} changed type at the source (expected {expected}, found {found}).',
+  sourceUnreachable: 'The source {host} could not be reached ({type}).',
+  statementTimeout: 'The source cancelled the query at its statement timeout ({timeout}): the query ran longer than allowed.',
+  imageMissing: 'The task\'s image {image} does not exist in the registry (a tag never pushed, or a typo in the DAG).',
+  dbtCompilation: 'dbt could not compile {model}: {detail}.',
 };
 
 function stringOrEmpty(value: unknown): string {
