@@ -67,6 +67,8 @@ export interface Config {
   slaMonitor: boolean;
   /** node-cron expression for the SLA monitor's pass (default every minute). */
   slaMonitorSchedule: string;
+  /** The reconciler (DESIGN 3.6): finds failed task instances whose callback never came. Runs when an Airflow is configured. */
+  reconciler: { enabled: boolean; schedule: string; lookbackMs: number };
   airflow: Map<string, AirflowInstanceConfig>;
   /** Source DSNs by catalog source name (SOURCE_<NAME>_DSN). */
   sourceDsns: Map<string, string>;
@@ -190,6 +192,11 @@ export function loadConfig(env: Env = process.env, cwd: string = process.cwd()):
   const slaMonitorSchedule = env.MEDIC_SLA_MONITOR_CRON || '* * * * *';
   if (!cron.validate(slaMonitorSchedule)) problems.push(`MEDIC_SLA_MONITOR_CRON is not a cron expression (got ${JSON.stringify(slaMonitorSchedule)}); e.g. "* * * * *" for every minute.`);
 
+  const reconcilerRaw = env.MEDIC_RECONCILER || 'on';
+  if (reconcilerRaw !== 'on' && reconcilerRaw !== 'off') problems.push(`MEDIC_RECONCILER must be on or off (got ${JSON.stringify(reconcilerRaw)}).`);
+  const reconcilerSchedule = env.MEDIC_RECONCILER_CRON || '*/5 * * * *';
+  if (!cron.validate(reconcilerSchedule)) problems.push(`MEDIC_RECONCILER_CRON is not a cron expression (got ${JSON.stringify(reconcilerSchedule)}); e.g. "*/5 * * * *" for every 5 minutes.`);
+
   const config: Config = {
     port,
     host: env.HOST || '127.0.0.1',
@@ -224,11 +231,68 @@ export function loadConfig(env: Env = process.env, cwd: string = process.cwd()):
     kafka,
     slaMonitor: slaMonitorRaw !== 'off',
     slaMonitorSchedule,
+    reconciler: {
+      enabled: reconcilerRaw !== 'off',
+      schedule: reconcilerSchedule,
+      lookbackMs: intVar(env, 'MEDIC_RECONCILER_LOOKBACK_MIN', 60, 1, 10_080, problems) * 60_000,
+    },
     airflow,
     sourceDsns,
   };
   if (problems.length > 0) throw new ConfigError(problems);
   return config;
+}
+
+/** What the on-call commands (`medic tables`, `medic rca …`, `medic incidents`) need to reach a running daemon. */
+export interface ClientConfig {
+  /** Base URL of the daemon's API, no trailing slash. MEDIC_URL, default http://127.0.0.1:8080. */
+  url: string;
+  /** Bearer token: MEDIC_TOKEN, else MEDIC_ADMIN_TOKEN; null = try `tokenFile`. */
+  token: string | null;
+  /** Which variable the token came from, for error messages. */
+  tokenSource: 'MEDIC_TOKEN' | 'MEDIC_ADMIN_TOKEN' | null;
+  /** `$MEDIC_HOME/admin-token`: the fallback when no token is set (used only if readable). */
+  tokenFile: string;
+  /** NO_COLOR is set (https://no-color.org): plain output even on a terminal. */
+  noColor: boolean;
+}
+
+/** Checks a Medic API base URL (from MEDIC_URL or --url); returns it without trailing slashes, or a problem. */
+export function parseMedicUrl(raw: string, name: string): { url: string } | { problem: string } {
+  let url: URL;
+  try {
+    url = new URL(raw);
+  } catch {
+    return { problem: `${name} is not a valid URL (got ${JSON.stringify(raw)}); e.g. http://127.0.0.1:8080` };
+  }
+  if (url.protocol !== 'http:' && url.protocol !== 'https:') return { problem: `${name} must start with http:// or https:// (got ${url.protocol}//…)` };
+  if (url.search || url.hash) return { problem: `${name} must be the daemon's base URL, without ?query or #fragment (got ${JSON.stringify(raw)})` };
+  return { url: raw.replace(/\/+$/, '') };
+}
+
+/**
+ * Configuration of the on-call CLI, kept apart from `loadConfig` so a laptop talking to a
+ * remote daemon is not held to the daemon's own settings. Throws ConfigError.
+ */
+export function loadClientConfig(env: Env = process.env, cwd: string = process.cwd()): ClientConfig {
+  const problems: string[] = [];
+  let url = 'http://127.0.0.1:8080';
+  if (env.MEDIC_URL) {
+    const parsed = parseMedicUrl(env.MEDIC_URL, 'MEDIC_URL');
+    if ('problem' in parsed) problems.push(`${parsed.problem}. Unset it to use http://127.0.0.1:8080.`);
+    else url = parsed.url;
+  }
+  let token: string | null = null;
+  let tokenSource: ClientConfig['tokenSource'] = null;
+  for (const name of ['MEDIC_TOKEN', 'MEDIC_ADMIN_TOKEN'] as const) {
+    const value = env[name];
+    if (value === undefined || value === '') continue;
+    if (/\s/.test(value.trim()) || value.trim() === '') problems.push(`${name} must be a single token without spaces (create one with: medic token create --role reader --name you).`);
+    else { token = value.trim(); tokenSource = name; }
+    break;
+  }
+  if (problems.length > 0) throw new ConfigError(problems);
+  return { url, token, tokenSource, tokenFile: path.join(path.resolve(cwd, env.MEDIC_HOME || '.medic'), 'admin-token'), noColor: env.NO_COLOR !== undefined && env.NO_COLOR !== '' };
 }
 
 /** The configuration table printed by `medic --help` and mirrored in the README. */
@@ -263,6 +327,15 @@ export const CONFIG_HELP = `Environment:
   MEDIC_KAFKA_PARTITIONS_CONCURRENCY  partitions consumed at once, in order within each (default 8)
   MEDIC_SLA_MONITOR            on|off: emit sla_miss for catalog SLAs that pass with no success (default on)
   MEDIC_SLA_MONITOR_CRON       when the SLA monitor runs (default "* * * * *", every minute)
+  MEDIC_RECONCILER             on|off: find failed Airflow tasks whose callback never came (default on, needs AIRFLOW_<NAME>_URL)
+  MEDIC_RECONCILER_CRON        when it looks (default "*/5 * * * *")
+  MEDIC_RECONCILER_LOOKBACK_MIN  how far back each look reaches (default 60; overlapping looks are deduplicated)
   LOG_LEVEL                    fatal|error|warn|info|debug|trace|silent (default info)
   AIRFLOW_<NAME>_URL/_USERNAME/_PASSWORD/_API   an Airflow instance named in the catalog
-  SOURCE_<NAME>_DSN            a source database named in the catalog`;
+  SOURCE_<NAME>_DSN            a source database named in the catalog
+
+On-call commands (tables, rca, incidents) talk to a running daemon:
+  MEDIC_URL                    the daemon's API (default http://127.0.0.1:8080); --url overrides
+  MEDIC_TOKEN                  bearer token (reader; operator for rca action); --token overrides;
+                               unset = MEDIC_ADMIN_TOKEN, else $MEDIC_HOME/admin-token if readable
+  NO_COLOR                     set to print without colour (there is none when stdout is not a terminal)`;

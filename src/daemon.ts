@@ -22,6 +22,7 @@ import { ResolutionWorker } from './resolvers/engine/resolutionWorker.ts';
 import { replicaLagSeconds } from './clients/sourceProbe.ts';
 import { KafkaSignalConsumer, topicKinds } from './signals/kafkaConsumer.ts';
 import { startSlaMonitor } from './signals/slaMonitor.ts';
+import { startReconciler } from './signals/reconciler.ts';
 
 export interface RunningDaemon {
   url: string;
@@ -124,6 +125,9 @@ export async function startDaemon(config: Config, log: Logger): Promise<RunningD
   });
   resolution.start();
   const slaMonitor = config.slaMonitor ? startSlaMonitor({ db: database.db, log, schedule: config.slaMonitorSchedule, onEmitted: () => worker.poke() }) : null;
+  const reconciler = config.reconciler.enabled && config.airflow.size > 0
+    ? startReconciler({ database, log, schedule: config.reconciler.schedule, lookbackMs: config.reconciler.lookbackMs, instances: [...config.airflow.keys()], airflow, onCreated: () => worker.poke() })
+    : null;
   accepting = true;
   const url = `http://${config.host === '0.0.0.0' ? '127.0.0.1' : config.host}:${port}`;
   log.info({ url, database: embedded ? `embedded (${embedded.dataDir})` : 'DATABASE_URL', startup_ms: Math.round(performance.now() - started) }, 'medic is ready');
@@ -136,6 +140,7 @@ export async function startDaemon(config: Config, log: Logger): Promise<RunningD
       await app.close().catch((e) => log.error({ err: normaliseError(e, 'closing the HTTP server') }, 'shutdown step failed'));
       await kafka?.stop().catch((e) => log.error({ err: normaliseError(e, 'stopping the Kafka consumer') }, 'shutdown step failed'));
       await slaMonitor?.stop().catch((e) => log.error({ err: normaliseError(e, 'stopping the SLA monitor') }, 'shutdown step failed'));
+      await reconciler?.stop().catch((e) => log.error({ err: normaliseError(e, 'stopping the reconciler') }, 'shutdown step failed'));
       await worker.stop().catch((e) => log.error({ err: normaliseError(e, 'stopping diagnosis') }, 'shutdown step failed'));
       await resolution.stop().catch((e) => log.error({ err: normaliseError(e, 'stopping auto-resolution') }, 'shutdown step failed'));
       await database.close().catch((e) => log.error({ err: normaliseError(e, 'closing the database pool') }, 'shutdown step failed'));

@@ -98,6 +98,12 @@ export async function getTable(db: Queryable, name: string): Promise<CatalogTabl
   return row ? toCatalogTable(row) : null;
 }
 
+/** Which of `names` are onboarded tables. */
+export async function catalogTableNames(db: Queryable, names: string[]): Promise<Set<string>> {
+  const rows = await db.select({ name: catalogTables.name }).from(catalogTables).where(inArray(catalogTables.name, names));
+  return new Set(rows.map((r) => r.name));
+}
+
 /** Tables whose catalog pipeline is this DAG and (when task_ids are listed) this task. */
 export async function tablesForTask(db: Queryable, dagId: string, taskId: string | undefined): Promise<string[]> {
   const rows = await db.select({ name: catalogTables.name, pipeline: catalogTables.pipeline })

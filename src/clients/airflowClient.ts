@@ -127,6 +127,8 @@ export interface AirflowClient {
    * Returns the task ids Airflow says it cleared (empty when nothing was in a clearable state).
    */
   clearTaskInstances(dagId: string, runId: string, taskIds: string[], options?: { onlyFailed?: boolean } & CallOptions): Promise<{ cleared: string[] }>;
+  /** Task instances of every DAG that ended in `failed` within [since, until) — for the reconciler (DESIGN 3.6); up to 1000. */
+  failedTaskInstancesSince(since: Date, until: Date, options?: CallOptions): Promise<TaskInstance[]>;
 }
 
 /** Options of {@link HttpAirflowClient}. */
@@ -333,6 +335,30 @@ export class HttpAirflowClient implements AirflowClient {
       body: { dag_ids: [dagId], task_ids: [taskId], execution_date_gte: new Date(Math.min(...dates)).toISOString() },
     });
     return list(body, 'task_instances').map(toTaskInstance).sort(newestFirst).slice(0, limit);
+  }
+
+  async failedTaskInstancesSince(since: Date, until: Date, options: CallOptions = {}): Promise<TaskInstance[]> {
+    const version = await this.apiVersion(options);
+    const all: TaskInstance[] = [];
+    if (version === 'v1') {
+      // Airflow 2: the batch endpoint filters across DAGs by state and end date.
+      const body = await this.#json('POST', '/dags/~/dagRuns/~/taskInstances/list', {
+        ...options,
+        body: { state: ['failed'], end_date_gte: since.toISOString(), end_date_lte: until.toISOString(), page_limit: MAX_RUN_TASK_INSTANCES },
+      });
+      return list(body, 'task_instances').map(toTaskInstance);
+    }
+    for (let offset = 0; offset < MAX_RUN_TASK_INSTANCES; offset += PAGE_LIMIT) {
+      const body = await this.#json('GET', '/dags/~/dagRuns/~/taskInstances', {
+        ...options,
+        query: { state: 'failed', end_date_gte: since.toISOString(), end_date_lt: until.toISOString(), order_by: 'end_date', limit: PAGE_LIMIT, offset },
+      });
+      const page = list(body, 'task_instances').map(toTaskInstance);
+      all.push(...page);
+      if (page.length < PAGE_LIMIT) break;
+    }
+    // end_date_lt is newer than some 3.x servers; filter again here so a server that ignores it cannot double-count.
+    return all.filter((t) => !t.endDate || (t.endDate >= since && t.endDate < until));
   }
 
   async runTaskInstances(dagId: string, runId: string, options: CallOptions = {}): Promise<TaskInstance[]> {

@@ -14,6 +14,9 @@ export async function startAirflowStandIn(options: { username?: string; password
   const password = options.password ?? 'admin';
   const clears: ClearRequest[] = [];
   const state = { failNext: 0, failAlways: false, delayMs: 0, tokenRequests: 0 };
+  /** Task instances GET /api/v2/dags/~/dagRuns/~/taskInstances?state=failed answers with (filtered by end_date). */
+  const failedTaskInstances: Array<Record<string, unknown>> = [];
+  const failedQueries: string[] = [];
   const token = 'stand-in-jwt';
 
   const server = http.createServer((req, res) => {
@@ -33,6 +36,14 @@ export async function startAirflowStandIn(options: { username?: string; password
       }
       if (req.headers.authorization !== `Bearer ${token}`) return send(401, { detail: 'Not authenticated' });
       if (req.method === 'GET' && url === '/api/v2/version') return send(200, { version: '3.1.0', git_version: null });
+      if (req.method === 'GET' && url.startsWith('/api/v2/dags/~/dagRuns/~/taskInstances?')) {
+        failedQueries.push(url);
+        const query = new URL(url, 'http://x').searchParams;
+        const gte = Date.parse(query.get('end_date_gte') ?? '1970-01-01T00:00:00Z');
+        const lt = Date.parse(query.get('end_date_lt') ?? '2999-01-01T00:00:00Z');
+        const items = failedTaskInstances.filter((t) => query.get('state') === t.state && Date.parse(String(t.end_date)) >= gte && Date.parse(String(t.end_date)) < lt);
+        return send(200, { task_instances: items, total_entries: items.length });
+      }
       const clear = /^\/api\/v2\/dags\/([^/]+)\/clearTaskInstances$/.exec(url);
       if (req.method === 'POST' && clear) {
         const body = JSON.parse(raw || '{}') as Record<string, unknown>;
@@ -61,6 +72,8 @@ export async function startAirflowStandIn(options: { username?: string; password
     url,
     clears,
     state,
+    failedTaskInstances,
+    failedQueries,
     env: { AIRFLOW_MAIN_URL: url, AIRFLOW_MAIN_USERNAME: username, AIRFLOW_MAIN_PASSWORD: password, AIRFLOW_MAIN_API: 'v2' },
     close: () => new Promise<void>((resolve) => { server.closeAllConnections(); server.close(() => resolve()); }),
   };

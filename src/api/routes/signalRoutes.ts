@@ -3,7 +3,9 @@ import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import { AirflowCallbackSchema, normaliseAirflowCallback } from '../../signals/airflowSignal.ts';
 import { DqFailureSchema, normaliseDqFailure, normaliseSlaMiss, SlaMissSchema } from '../../signals/kafkaEvents.ts';
 import { storeSignals, type NewSignal } from '../../signals/signalStore.ts';
-import { tablesForTask } from '../../catalog/catalogStore.ts';
+import { catalogTableNames, tablesForTask } from '../../catalog/catalogStore.ts';
+import { airflowIdentity, lineageTable, normaliseRunEvent, RunEventSchema } from '../../signals/openLineage.ts';
+import { Type } from '@sinclair/typebox';
 import { errorResponses, SignalAcceptedSchema } from '../schemas.ts';
 import type { ApiDeps } from '../server.ts';
 
@@ -41,6 +43,27 @@ export const signalRoutes = (deps: ApiDeps): FastifyPluginAsync => async (fastif
     const catalogTables = body.tables && body.tables.length > 0 ? [] : await tablesForTask(deps.database.db, body.dag_id, body.task_id);
     const batch = normaliseAirflowCallback(body, catalogTables, new Date());
     return accept(request, reply, 'airflow', batch, { event: body.event, dag_id: body.dag_id, task_id: body.task_id, run_id: body.run_id });
+  });
+
+  app.post('/api/v1/lineage', {
+    config: { role: 'ingest' },
+    schema: {
+      tags: ['signals'], summary: 'OpenLineage RunEvent (spec 2-0-2): FAIL → failure, COMPLETE → success',
+      description: 'Any OpenLineage producer (Airflow\'s provider, Spark, dbt) is a signal source. START, RUNNING and OTHER are acknowledged with 200 {"signal": false}; the table is the catalog table named by an output, else the catalog pipeline dag_id.task_id equal to the job name, else the first output.',
+      body: RunEventSchema,
+      response: { ...accepted, 200: Type.Union([SignalAcceptedSchema, Type.Object({ signal: Type.Literal(false), event_type: Type.String() })]) },
+    },
+  }, async (request, reply) => {
+    const event = request.body;
+    if (!['FAIL', 'ABORT', 'COMPLETE'].includes(event.eventType)) {
+      return reply.code(200).send({ signal: false as const, event_type: event.eventType });
+    }
+    const id = airflowIdentity(event);
+    const names = [...(event.outputs ?? []).flatMap((o) => [o.name, `${o.namespace}.${o.name}`])];
+    const known = names.length > 0 ? await catalogTableNames(deps.database.db, names) : new Set<string>();
+    const byJob = id.dag_id ? (await tablesForTask(deps.database.db, id.dag_id, id.task_id))[0] ?? null : null;
+    const signal = normaliseRunEvent(event, lineageTable(event, { tableNames: known, byJob }), new Date())!;
+    return accept(request, reply, 'openlineage', [signal], { event_type: event.eventType, job: event.job.name, run_id: event.run.runId });
   });
 
   app.post('/v1/signals/sla-miss', {
