@@ -105,6 +105,11 @@ describe('POST /v1/signals/airflow → diagnosis → RCA → table health', () =
 
     const history = await daemon.call('GET', '/v1/tables/lake.orders/history', { token: readerToken });
     expect(history.body.items.map((e: { new_status: string }) => e.new_status)).toEqual(['healthy', 'unhealthy']);
+    const firstPage = await daemon.call('GET', '/v1/tables/lake.orders/history?limit=1', { token: readerToken });
+    expect(firstPage.body.items.map((e: { new_status: string }) => e.new_status)).toEqual(['healthy']);
+    const secondPage = await daemon.call('GET', `/v1/tables/lake.orders/history?limit=1&cursor=${firstPage.body.next_cursor}`, { token: readerToken });
+    expect(secondPage.body.items.map((e: { new_status: string }) => e.new_status)).toEqual(['unhealthy']);
+    expect(secondPage.body.next_cursor).toBeNull();
   });
 
   it('answers a repeated callback 200 duplicate and changes nothing', async () => {

@@ -58,6 +58,21 @@ describe('medic serve on its embedded defaults (no DATABASE_URL)', () => {
     const token = (await fs.readFile(path.join(home, 'admin-token'), 'utf8')).trim();
     const health = await fetch(`${second.url}/v1/tables/lake.orders/health`, { headers: { authorization: `Bearer ${token}` } });
     expect(await health.json()).toMatchObject({ table: 'lake.orders', status: 'unknown', owner: 'orders-eng', in_catalog: true });
+
+    // Tokens made with the CLI work at once, show up by name only, and stop working when revoked.
+    const cli = (...args: string[]) => run(process.execPath, [BIN, ...args], { env: { ...process.env, MEDIC_HOME: home } });
+    const reader = (await cli('token', 'create', '--role', 'reader', '--name', 'grafana')).stdout.trim();
+    expect(reader).toMatch(/^medic_/);
+    const asReader = (url: string) => fetch(`${second.url}${url}`, { headers: { authorization: `Bearer ${reader}` } });
+    expect((await asReader('/v1/tables')).status).toBe(200);
+    expect((await asReader('/v1/dead-letters')).status).toBe(403);
+    const listed = (await cli('token', 'list')).stdout;
+    expect(listed).toContain('grafana\treader');
+    expect(listed).not.toContain(reader);
+    const duplicate = await cli('token', 'create', '--role', 'reader', '--name', 'grafana').then(() => null, (e: { stderr: string }) => e);
+    expect(duplicate?.stderr).toContain('already exists');
+    await cli('token', 'revoke', '--name', 'grafana');
+    expect((await asReader('/v1/tables')).status).toBe(401);
     second.child.kill('SIGTERM');
     expect(await second.exited).toBe(0);
     expect(await postmasterRunning()).toBe(false);

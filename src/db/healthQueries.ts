@@ -140,10 +140,17 @@ export async function getRca(db: Db, id: string, withEvidence: boolean) {
   };
 }
 
-/** A table's health events, newest first. */
-export async function tableHistory(db: Db, table: string, limit: number) {
-  const rows = await db.select().from(healthEvents).where(eq(healthEvents.tableName, table)).orderBy(desc(healthEvents.id)).limit(limit);
-  return rows.map((r) => ({ table: r.tableName, old_status: r.oldStatus, new_status: r.newStatus, rca_id: r.rcaId, signal_id: r.signalId, reason: r.reason, at: r.at.toISOString() }));
+/** A table's health events, newest first, keyset-paginated on the event id. */
+export async function tableHistory(db: Db, table: string, limit: number, cursor: { at: Date; id: string } | null) {
+  const where: SQL[] = [eq(healthEvents.tableName, table)];
+  if (cursor) where.push(lt(healthEvents.id, Number(cursor.id)));
+  const rows = await db.select().from(healthEvents).where(and(...where)).orderBy(desc(healthEvents.id)).limit(limit + 1);
+  const page = rows.slice(0, limit);
+  const last = page[page.length - 1];
+  return {
+    items: page.map((r) => ({ table: r.tableName, old_status: r.oldStatus, new_status: r.newStatus, rca_id: r.rcaId, signal_id: r.signalId, reason: r.reason, at: r.at.toISOString() })),
+    next_cursor: rows.length > limit && last ? encodeCursor(last.at, String(last.id)) : null,
+  };
 }
 
 export async function countTablesByStatus(db: Db): Promise<Array<{ status: string; count: number }>> {

@@ -53,8 +53,8 @@ export const tableRoutes = (deps: ApiDeps): FastifyPluginAsync => async (fastify
     config: { role: 'reader' },
     schema: {
       tags: ['health'], summary: 'The table\'s health events, newest first', params: Type.Object({ table: TableName }),
-      querystring: Type.Object({ limit: LimitQuery }, { additionalProperties: false }),
+      querystring: Type.Object({ cursor: CursorQuery, limit: LimitQuery }, { additionalProperties: false }),
       response: { 200: listOf(HealthEventSchema), ...errorResponses },
     },
-  }, async (request) => ({ items: await tableHistory(db, request.params.table, request.query.limit ?? 100), next_cursor: null }));
+  }, async (request) => tableHistory(db, request.params.table, request.query.limit ?? 100, parseCursor(request.query.cursor)));
 };
