@@ -8,6 +8,8 @@ import { ensureHealthRows } from './db/healthWriter.ts';
 import { createToken, listTokens, revokeToken, ROLES, type Role } from './api/tokens.ts';
 import type { Database } from './db/client.ts';
 import { sampleDqFailure, sampleSlaMiss } from './signals/sampleEvents.ts';
+import { CliError } from './cli/apiClient.ts';
+import { registerOnCallCommands } from './cli/onCallCommands.ts';
 
 /** Runs `work` against the configured database; an embedded server this command started is stopped again. */
 async function withDatabase<T>(config: Config, work: (database: Database) => Promise<T>): Promise<T> {
@@ -24,7 +26,7 @@ async function withDatabase<T>(config: Config, work: (database: Database) => Pro
 export function buildCli(): Command {
   const program = new Command('medic')
     .description('Pipeline Medic: diagnoses failing data-lake pipelines and serves per-table health.\n\nWith no configuration, `medic serve` starts an embedded PostgreSQL under ./.medic and listens on 127.0.0.1:8080.')
-    .addHelpText('after', `\n${CONFIG_HELP}\n\nExamples:\n  medic serve\n  medic catalog apply -f catalog.yaml\n  medic token create --role reader --name grafana`)
+    .addHelpText('after', `\n${CONFIG_HELP}\n\nExamples:\n  medic serve\n  medic catalog apply -f catalog.yaml\n  medic token create --role reader --name grafana\n\nOn call (against a running daemon; MEDIC_URL, MEDIC_TOKEN, see medic tables --help):\n  medic tables --status unhealthy\n  medic rca list --assignee orders-dba\n  medic rca show ID\n  medic rca action ID acknowledge\n  medic incidents --status open`)
     .showHelpAfterError('(run medic --help for usage)');
 
   program.command('serve')
@@ -123,6 +125,7 @@ export function buildCli(): Command {
         await producer.disconnect();
       }
     });
+  registerOnCallCommands(program);
   return program;
 }
 
@@ -131,7 +134,7 @@ export async function main(argv: string[]): Promise<void> {
   try {
     await buildCli().parseAsync(argv);
   } catch (error) {
-    if (error instanceof ConfigError || error instanceof CatalogError) {
+    if (error instanceof ConfigError || error instanceof CatalogError || error instanceof CliError) {
       process.stderr.write(`medic: ${error.message}\n`);
     } else {
       // Unexpected errors keep their stack: they are bugs to report.

@@ -7,7 +7,7 @@ export const ErrorSchema = Type.Object({
 }, { $id: 'Error' });
 
 export const errorResponses = {
-  400: ErrorSchema, 401: ErrorSchema, 403: ErrorSchema, 404: ErrorSchema, 413: ErrorSchema, 503: ErrorSchema,
+  400: ErrorSchema, 401: ErrorSchema, 403: ErrorSchema, 404: ErrorSchema, 413: ErrorSchema, 415: ErrorSchema, 429: ErrorSchema, 503: ErrorSchema,
 };
 
 export const HealthStatusSchema = Type.Union([Type.Literal('healthy'), Type.Literal('degraded'), Type.Literal('unhealthy'), Type.Literal('unknown')]);

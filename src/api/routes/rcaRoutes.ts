@@ -38,7 +38,7 @@ export const rcaRoutes = (deps: ApiDeps): FastifyPluginAsync => async (fastify) 
       tags: ['rca'], summary: 'One-click action: retry (re-trigger the run now), acknowledge, resolve, escalate',
       description: 'Idempotent: repeating an action that took effect answers changed=false. Audited with the token name and time, visible on GET /v1/rca/{id}.',
       params: Type.Object({ id: Type.String({ format: 'uuid' }), action: Type.Union(ACTIONS.map((a) => Type.Literal(a))) }),
-      response: { 200: ActionResult, 409: ErrorSchema, 422: ErrorSchema, 429: ErrorSchema, ...errorResponses },
+      response: { 200: ActionResult, 409: ErrorSchema, 422: ErrorSchema, ...errorResponses },
     },
   }, async (request, reply) => {
     const outcome = await performAction(db, { rcaId: request.params.id, action: request.params.action, actor: request.identity?.name ?? 'unknown', manualRetriesPer10Min: deps.manualRetriesPer10Min });
