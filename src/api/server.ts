@@ -16,6 +16,7 @@ import { rcaRoutes } from './routes/rcaRoutes.ts';
 import { opsRoutes } from './routes/opsRoutes.ts';
 import { deadLetterRoutes } from './routes/deadLetterRoutes.ts';
 import { incidentRoutes } from './routes/incidentRoutes.ts';
+import { uiRoutes } from './routes/uiRoutes.ts';
 import type { EventKind } from '../signals/kafkaEvents.ts';
 
 /** What the routes need; passed in, never imported as globals (DESIGN 10.4). */
@@ -128,6 +129,7 @@ export async function buildServer(deps: ApiDeps): Promise<App> {
   await app.register(rcaRoutes(deps));
   await app.register(deadLetterRoutes(deps));
   await app.register(incidentRoutes(deps));
+  await app.register(uiRoutes(deps));
   app.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger());
   return app;
 }
