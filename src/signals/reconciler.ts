@@ -1,4 +1,3 @@
-import cron from 'node-cron';
 import { and, eq, sql } from 'drizzle-orm';
 import type { Logger } from 'pino';
 import type { Database } from '../db/client.ts';
@@ -6,6 +5,7 @@ import { signals } from '../db/schema.ts';
 import type { AirflowClient, TaskInstance } from '../clients/airflowClient.ts';
 import { tablesForTask } from '../catalog/catalogStore.ts';
 import { normaliseError } from '../errors.ts';
+import { schedulePeriodic } from './periodicJob.ts';
 import { normaliseAirflowCallback } from './airflowSignal.ts';
 import { storeSignals, type NewSignal } from './signalStore.ts';
 
@@ -97,26 +97,10 @@ export function startReconciler(options: {
   airflow: (name: string) => AirflowClient | null; onCreated: () => void;
 }): { stop(): Promise<void> } {
   const log = options.log.child({ component: 'reconciler' });
-  let running: Promise<void> | null = null;
-  const task = cron.schedule(options.schedule, () => {
-    if (running) return;
-    running = (async () => {
-      try {
-        const result = await reconcileOnce({ ...options, now: new Date(), log });
-        for (const error of result.errors) log.warn({ error }, 'could not ask Airflow for failed task instances; next period retries');
-        for (const s of result.created) log.info({ table: s.table, dag_id: s.pipeline.dag_id, task_id: s.pipeline.task_id, run_id: s.pipeline.run_id }, 'failed task with no callback found: failure signal created');
-        if (result.created.length > 0) options.onCreated();
-      } catch (error) {
-        log.error({ err: normaliseError(error, 'reconciler') }, 'reconciliation failed; will try again next period');
-      } finally {
-        running = null;
-      }
-    })();
-  }, { name: 'medic-reconciler', noOverlap: true });
-  return {
-    async stop() {
-      await task.stop();
-      await running;
-    },
-  };
+  return schedulePeriodic('reconciler', options.schedule, log, async () => {
+    const result = await reconcileOnce({ ...options, now: new Date(), log });
+    for (const error of result.errors) log.warn({ error }, 'could not ask Airflow for failed task instances; next period retries');
+    for (const s of result.created) log.info({ table: s.table, dag_id: s.pipeline.dag_id, task_id: s.pipeline.task_id, run_id: s.pipeline.run_id }, 'failed task with no callback found: failure signal created');
+    if (result.created.length > 0) options.onCreated();
+  });
 }

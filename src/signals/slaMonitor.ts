@@ -1,4 +1,3 @@
-import cron from 'node-cron';
 import { and, eq, gte, isNotNull, sql } from 'drizzle-orm';
 import type { Logger } from 'pino';
 import type { Db } from '../db/client.ts';
@@ -7,6 +6,7 @@ import type { TableSla } from '../catalog/types.ts';
 import { normaliseSlaMiss, type SlaMissEvent } from './kafkaEvents.ts';
 import { storeSignals, type NewSignal } from './signalStore.ts';
 import { normaliseError } from '../errors.ts';
+import { schedulePeriodic } from './periodicJob.ts';
 import { lastPassedDeadline } from '../catalog/slaSchedule.ts';
 
 /** Held (per transaction) by the replica running the check; the others skip that period. */
@@ -70,27 +70,9 @@ export async function runSlaCheck(db: Db, now: Date, log: Logger): Promise<SlaCh
 /** Runs `runSlaCheck` on a node-cron schedule (every minute by default); errors are logged, never thrown. */
 export function startSlaMonitor(options: { db: Db; log: Logger; schedule: string; onEmitted: () => void }): { stop(): Promise<void> } {
   const log = options.log.child({ component: 'sla-monitor' });
-  let running: Promise<void> | null = null;
-  const task = cron.schedule(options.schedule, () => {
-    if (running) return; // a slow pass is not overlapped by the next
-    running = (async () => {
-      try {
-        const result = await runSlaCheck(options.db, new Date(), log);
-        if (result.emitted.length > 0) {
-          for (const s of result.emitted) log.info({ table: s.table, expected_by: s.payload.expected_by }, 'SLA missed: sla_miss signal emitted');
-          options.onEmitted();
-        }
-      } catch (error) {
-        log.error({ err: normaliseError(error, 'sla monitor') }, 'SLA check failed; will try again next period');
-      } finally {
-        running = null;
-      }
-    })();
-  }, { name: 'medic-sla-monitor', noOverlap: true });
-  return {
-    async stop() {
-      await task.stop();
-      await running;
-    },
-  };
+  return schedulePeriodic('sla monitor', options.schedule, log, async () => {
+    const result = await runSlaCheck(options.db, new Date(), log);
+    for (const s of result.emitted) log.info({ table: s.table, expected_by: s.payload.expected_by }, 'SLA missed: sla_miss signal emitted');
+    if (result.emitted.length > 0) options.onEmitted();
+  });
 }
