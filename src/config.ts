@@ -58,6 +58,10 @@ export interface Config {
   bodyLimitBytes: number;
   /** Requests a minute per API token. */
   rateLimitPerMinute: number;
+  /** This API's base URL as receivers should see it, for links in webhooks (MEDIC_PUBLIC_URL). */
+  publicUrl: string;
+  /** Webhook deliveries (DESIGN 8); the backoff is the one formula of src/resolvers/engine/backoff.ts. */
+  webhooks: { pollMs: number; leaseSeconds: number; maxAttempts: number; pauseAfterFailures: number; timeoutMs: number; backoff: { baseMs: number; capMs: number; jitter: number } };
   logLevel: string;
   /** Assignee of last resort when the catalog marks no team `platform: true`. */
   platformTeam: string;
@@ -197,9 +201,13 @@ export function loadConfig(env: Env = process.env, cwd: string = process.cwd()):
   const reconcilerSchedule = env.MEDIC_RECONCILER_CRON || '*/5 * * * *';
   if (!cron.validate(reconcilerSchedule)) problems.push(`MEDIC_RECONCILER_CRON is not a cron expression (got ${JSON.stringify(reconcilerSchedule)}); e.g. "*/5 * * * *" for every 5 minutes.`);
 
+  const host = env.HOST || '127.0.0.1';
+  const publicUrl = (env.MEDIC_PUBLIC_URL || `http://${host === '0.0.0.0' ? '127.0.0.1' : host}:${port}`).replace(/\/+$/, '');
+  if (!/^https?:\/\/[^/]+/.test(publicUrl)) problems.push(`MEDIC_PUBLIC_URL must be an http(s) URL (got ${JSON.stringify(publicUrl)}).`);
+
   const config: Config = {
     port,
-    host: env.HOST || '127.0.0.1',
+    host,
     home,
     databaseUrl,
     adminToken,
@@ -226,6 +234,19 @@ export function loadConfig(env: Env = process.env, cwd: string = process.cwd()):
     },
     bodyLimitBytes: intVar(env, 'MEDIC_BODY_LIMIT_BYTES', 1_048_576, 1024, 64 * 1_048_576, problems),
     rateLimitPerMinute: intVar(env, 'MEDIC_RATE_LIMIT_PER_MIN', 60_000, 1, 10_000_000, problems),
+    publicUrl,
+    webhooks: {
+      pollMs: intVar(env, 'MEDIC_WEBHOOK_POLL_MS', 1000, 10, 600_000, problems),
+      leaseSeconds: intVar(env, 'MEDIC_WEBHOOK_LEASE_S', 60, 2, 86_400, problems),
+      maxAttempts: intVar(env, 'MEDIC_WEBHOOK_MAX_ATTEMPTS', 12, 1, 1000, problems),
+      pauseAfterFailures: intVar(env, 'MEDIC_WEBHOOK_PAUSE_AFTER_FAILURES', 10, 1, 1000, problems),
+      timeoutMs: intVar(env, 'MEDIC_WEBHOOK_TIMEOUT_MS', 10_000, 100, 600_000, problems),
+      backoff: {
+        baseMs: intVar(env, 'MEDIC_WEBHOOK_BACKOFF_BASE_MS', 10_000, 0, 86_400_000, problems),
+        capMs: intVar(env, 'MEDIC_WEBHOOK_BACKOFF_CAP_MS', 3_600_000, 0, 86_400_000, problems),
+        jitter: intVar(env, 'MEDIC_WEBHOOK_BACKOFF_JITTER_PCT', 20, 0, 100, problems) / 100,
+      },
+    },
     logLevel,
     platformTeam: env.MEDIC_PLATFORM_TEAM || 'data-platform',
     kafka,
@@ -317,6 +338,10 @@ export const CONFIG_HELP = `Environment:
   MEDIC_RESOLVER_POLL_MS / MEDIC_RESOLVER_LEASE_S  how often due jobs are claimed (5000) / how long a claim holds (300)
   MEDIC_MANUAL_RETRIES_PER_10_MIN  one-click retries allowed per table per 10 minutes (default 3)
   MEDIC_RATE_LIMIT_PER_MIN     requests a minute per API token, bursts of a sixth (default 60000)
+  MEDIC_PUBLIC_URL             this API's URL as webhook receivers should link to it (default http://HOST:PORT)
+  MEDIC_WEBHOOK_MAX_ATTEMPTS / _PAUSE_AFTER_FAILURES / _TIMEOUT_MS  per delivery (12) / per subscription (10) / per attempt (10000)
+  MEDIC_WEBHOOK_BACKOFF_BASE_MS / _CAP_MS / _JITTER_PCT  between delivery attempts (10000 / 3600000 / 20)
+  MEDIC_WEBHOOK_POLL_MS / MEDIC_WEBHOOK_LEASE_S  how often deliveries are looked for (1000) / how long a claim holds (60)
   MEDIC_BODY_LIMIT_BYTES       largest request body accepted (default 1048576)
   MEDIC_PLATFORM_TEAM          fallback assignee when no catalog team is marked platform (default data-platform)
   KAFKA_BROKERS                host:port,... — consume SLA-miss and DQ-failure events (unset: HTTP only)

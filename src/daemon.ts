@@ -19,6 +19,7 @@ import { normaliseError } from './errors.ts';
 import type { ResolverSettings } from './resolvers/types.ts';
 import { backoffDelayMs } from './resolvers/engine/backoff.ts';
 import { ResolutionWorker } from './resolvers/engine/resolutionWorker.ts';
+import { WebhookWorker } from './webhooks/webhookWorker.ts';
 import { replicaLagSeconds } from './clients/sourceProbe.ts';
 import { KafkaSignalConsumer, topicKinds } from './signals/kafkaConsumer.ts';
 import { startSlaMonitor } from './signals/slaMonitor.ts';
@@ -103,6 +104,7 @@ export async function startDaemon(config: Config, log: Logger): Promise<RunningD
     onResolutionScheduled: () => { void resolution.tick(); },
     manualRetriesPer10Min: config.resolver.manualRetriesPer10Min,
     rateLimitPerMinute: config.rateLimitPerMinute,
+    webhooks: { publicUrl: config.publicUrl, maxAttempts: config.webhooks.maxAttempts, onQueued: () => webhooks.poke() },
     topicKinds: topicKinds(config.kafka ?? DEFAULT_TOPICS),
     isAccepting: () => accepting,
   });
@@ -124,6 +126,14 @@ export async function startDaemon(config: Config, log: Logger): Promise<RunningD
     },
   });
   resolution.start();
+  const webhooks = new WebhookWorker({
+    database, log,
+    options: { ...config.webhooks, publicUrl: config.publicUrl },
+    onDeliveryFailed: (format) => metrics.webhookDeliveryFailures.inc({ format }),
+    onDelivered: (format) => metrics.webhookDeliveries.inc({ format }),
+    onSubscriptionPaused: (format) => metrics.webhookSubscriptionsPaused.inc({ format }),
+  });
+  webhooks.start();
   const slaMonitor = config.slaMonitor ? startSlaMonitor({ db: database.db, log, schedule: config.slaMonitorSchedule, onEmitted: () => worker.poke() }) : null;
   const reconciler = config.reconciler.enabled && config.airflow.size > 0
     ? startReconciler({ database, log, schedule: config.reconciler.schedule, lookbackMs: config.reconciler.lookbackMs, instances: [...config.airflow.keys()], airflow, onCreated: () => worker.poke() })
@@ -143,6 +153,7 @@ export async function startDaemon(config: Config, log: Logger): Promise<RunningD
       await reconciler?.stop().catch((e) => log.error({ err: normaliseError(e, 'stopping the reconciler') }, 'shutdown step failed'));
       await worker.stop().catch((e) => log.error({ err: normaliseError(e, 'stopping diagnosis') }, 'shutdown step failed'));
       await resolution.stop().catch((e) => log.error({ err: normaliseError(e, 'stopping auto-resolution') }, 'shutdown step failed'));
+      await webhooks.stop().catch((e) => log.error({ err: normaliseError(e, 'stopping webhook deliveries') }, 'shutdown step failed'));
       await database.close().catch((e) => log.error({ err: normaliseError(e, 'closing the database pool') }, 'shutdown step failed'));
       if (embedded) await embedded.stop().catch((e) => log.error({ err: normaliseError(e, 'stopping the embedded PostgreSQL') }, 'shutdown step failed'));
       log.info('stopped');

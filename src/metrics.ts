@@ -20,6 +20,9 @@ export function createMetrics() {
     resolverAttempts: new client.Counter({ name: 'medic_resolver_attempts_total', help: 'Resolution attempts by resolver and outcome (retriggered, waiting, failed)', labelNames: ['resolver', 'outcome'] as const, registers: [registry] }),
     resolverEscalations: new client.Counter({ name: 'medic_resolver_escalations_total', help: 'Resolution jobs that ran out of attempts or time and were escalated', labelNames: ['resolver'] as const, registers: [registry] }),
     kafkaConsumerLag: new client.Gauge({ name: 'medic_kafka_consumer_lag', help: 'Messages behind the partition\'s high watermark after the last batch, by topic and partition', labelNames: ['topic', 'partition'] as const, registers: [registry] }),
+    webhookDeliveryFailures: new client.Counter({ name: 'medic_webhook_delivery_failures_total', help: 'Failed webhook delivery attempts (non-2xx, timeout, refused), by format', labelNames: ['format'] as const, registers: [registry] }),
+    webhookDeliveries: new client.Counter({ name: 'medic_webhook_deliveries_total', help: 'Webhook events delivered, by format', labelNames: ['format'] as const, registers: [registry] }),
+    webhookSubscriptionsPaused: new client.Counter({ name: 'medic_webhook_subscriptions_paused_total', help: 'Subscriptions paused after repeated failures, by format', labelNames: ['format'] as const, registers: [registry] }),
     httpRequests: new client.Counter({ name: 'medic_http_requests_total', help: 'HTTP requests by route and status code', labelNames: ['method', 'route', 'status'] as const, registers: [registry] }),
   };
 }

@@ -16,6 +16,7 @@ import { rcaRoutes } from './routes/rcaRoutes.ts';
 import { opsRoutes } from './routes/opsRoutes.ts';
 import { deadLetterRoutes } from './routes/deadLetterRoutes.ts';
 import { incidentRoutes } from './routes/incidentRoutes.ts';
+import { webhookRoutes, type WebhookApiSettings } from '../webhooks/webhookRoutes.ts';
 import { uiRoutes } from './routes/uiRoutes.ts';
 import type { EventKind } from '../signals/kafkaEvents.ts';
 
@@ -34,6 +35,7 @@ export interface ApiDeps {
   manualRetriesPer10Min: number;
   /** Requests a minute per token (a burst of a sixth of it is allowed). */
   rateLimitPerMinute: number;
+  webhooks?: WebhookApiSettings;
   /** Which signal kind each Kafka topic carries, for dead-letter replay. */
   topicKinds: Map<string, EventKind>;
   /** False while starting up or shutting down; /readyz reports it. */
@@ -129,6 +131,7 @@ export async function buildServer(deps: ApiDeps): Promise<App> {
   await app.register(rcaRoutes(deps));
   await app.register(deadLetterRoutes(deps));
   await app.register(incidentRoutes(deps));
+  await app.register(webhookRoutes(deps));
   await app.register(uiRoutes(deps));
   app.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger());
   return app;

@@ -203,3 +203,83 @@ export const rcaActions = pgTable('rca_actions', {
   detail: jsonb('detail'),
   at: ts('at').notNull().defaultNow(),
 }, (t) => [index('rca_actions_rca_idx').on(t.rcaId, t.at)]);
+
+/** A bigint read as a JS number (node-postgres hands int8 over as a string); health event ids stay far below 2^53. */
+const bigintNumber = customType<{ data: number; driverData: string | number }>({ dataType: () => 'bigint', fromDriver: (value) => Number(value) });
+
+/**
+ * Webhook subscriptions on health changes (DESIGN 8). `secret` signs every delivery, so it is
+ * kept as given; the API never returns it. `filter` is a WebhookFilter (src/webhooks/formats.ts).
+ * A subscription that keeps failing is `paused` (with `paused_reason`) until resumed.
+ */
+export const webhookSubscriptions = pgTable('webhook_subscriptions', {
+  id: uuid('id').primaryKey(),
+  name: text('name').notNull(),
+  url: text('url').notNull(),
+  secret: text('secret').notNull(),
+  /** medic | pagerduty | alertmanager */
+  format: text('format').notNull(),
+  filter: jsonb('filter').notNull().default(sql`'{}'::jsonb`),
+  /** PagerDuty integration key; when null the table owner's `teams.pagerduty_routing_key` is used. */
+  pagerdutyRoutingKey: text('pagerduty_routing_key'),
+  /** active | paused */
+  state: text('state').notNull().default('active'),
+  consecutiveFailures: integer('consecutive_failures').notNull().default(0),
+  pausedReason: text('paused_reason'),
+  pausedAt: ts('paused_at'),
+  createdBy: text('created_by').notNull(),
+  createdAt: ts('created_at').notNull().defaultNow(),
+  updatedAt: ts('updated_at').notNull().defaultNow(),
+}, (t) => [index('webhook_subscriptions_created_idx').on(t.createdAt, t.id)]);
+
+/**
+ * One delivery per (subscription, health event): its id is the event id the receiver sees in
+ * `X-Medic-Event-Id`, and `body` the exact bytes sent on every attempt, so receivers dedupe.
+ * Retry state lives in the columns (DESIGN 10.5); an attempt is claimed with SKIP LOCKED and a
+ * lease (`locked_by`, `locked_until`), and counted when claimed, so a crash cannot retry forever.
+ */
+export const webhookDeliveries = pgTable('webhook_deliveries', {
+  id: uuid('id').primaryKey(),
+  /** Insertion order: a subscription's deliveries are sent, and listed, in this order. */
+  seq: bigserial('seq', { mode: 'number' }).notNull(),
+  subscriptionId: uuid('subscription_id').notNull().references(() => webhookSubscriptions.id, { onDelete: 'cascade' }),
+  /** Null for a test delivery (POST /v1/subscriptions/{id}/test). */
+  healthEventId: bigintNumber('health_event_id'),
+  /** health_changed | test */
+  kind: text('kind').notNull(),
+  body: text('body').notNull(),
+  /** pending | delivered | failed | dead */
+  state: text('state').notNull(),
+  attempts: integer('attempts').notNull().default(0),
+  maxAttempts: integer('max_attempts').notNull(),
+  runAt: ts('run_at').notNull(),
+  lastStatus: integer('last_status'),
+  lastError: text('last_error'),
+  lockedBy: text('locked_by'),
+  lockedUntil: ts('locked_until'),
+  createdAt: ts('created_at').notNull().defaultNow(),
+  updatedAt: ts('updated_at').notNull().defaultNow(),
+  deliveredAt: ts('delivered_at'),
+}, (t) => [
+  uniqueIndex('webhook_deliveries_event_idx').on(t.subscriptionId, t.healthEventId),
+  index('webhook_deliveries_log_idx').on(t.subscriptionId, t.seq),
+  index('webhook_deliveries_open_idx').on(t.subscriptionId, t.seq).where(sql`state IN ('pending', 'failed')`),
+]);
+
+/**
+ * How far health events were fanned out into deliveries: every event id ≤ `last_event_id` is
+ * done. Events above it that are done too are listed in `webhook_fanout` — ids are allocated
+ * before commit, so a later id can be visible before an earlier one and a plain cursor would
+ * skip the earlier one.
+ */
+export const webhookCursor = pgTable('webhook_cursor', {
+  name: text('name').primaryKey(),
+  lastEventId: bigintNumber('last_event_id').notNull(),
+  updatedAt: ts('updated_at').notNull().defaultNow(),
+});
+
+/** Health events above the cursor already fanned out (see `webhook_cursor`). */
+export const webhookFanout = pgTable('webhook_fanout', {
+  healthEventId: bigintNumber('health_event_id').primaryKey(),
+  at: ts('at').notNull().defaultNow(),
+});
