@@ -90,6 +90,21 @@ describe('auto-resolution against the Airflow REST API', () => {
     expect((await daemon.call('GET', '/v1/tables/lake.escalates/health')).body.status).toBe('unhealthy');
   });
 
+  it('waits for Airflow to record the try as failed before clearing, without spending an attempt', async () => {
+    run += 1;
+    const runId = `manual__${run}`;
+    airflow.state.failNext = 0;
+    airflow.taskStates.set(`dag_lake_settling/${runId}/load`, 'running');
+    const accepted = await daemon.call('POST', '/v1/signals/airflow', { body: { event: 'failure', dag_id: 'dag_lake_settling', task_id: 'load', run_id: runId, try_number: 1, airflow: 'main', tables: ['lake.settling'], exception: SIGTERM } });
+    const rca = await waitFor(async () => (await daemon.call('GET', '/v1/rca?table=lake.settling')).body.items.find((r: { signal_ids: string[] }) => r.signal_ids.includes(accepted.body.signal_id)), 10_000, 'the RCA');
+    await new Promise((r) => setTimeout(r, 1500));
+    expect(airflow.clears.filter((c) => c.body.dag_run_id === runId)).toHaveLength(0);
+    expect((await rcaDetail(rca.id)).auto_resolution).toMatchObject({ state: 'scheduled', attempts: 0 });
+    airflow.taskStates.set(`dag_lake_settling/${runId}/load`, 'failed');
+    await waitFor(async () => airflow.clears.find((c) => c.body.dag_run_id === runId), 15_000, 'the clear once the try is failed');
+    expect((await rcaDetail(rca.id)).attempts).toEqual([expect.objectContaining({ attempt: 1, outcome: 'retriggered' })]);
+  });
+
   it('plans nothing for the categories a retry cannot fix', async () => {
     const never: Array<[string, { type: string; message: string }]> = [
       ['code_error', { type: 'KeyError', message: "'customer_id'" }],

@@ -17,6 +17,8 @@ export async function startAirflowStandIn(options: { username?: string; password
   /** Task instances GET /api/v2/dags/~/dagRuns/~/taskInstances?state=failed answers with (filtered by end_date). */
   const failedTaskInstances: Array<Record<string, unknown>> = [];
   const failedQueries: string[] = [];
+  /** `dag/run/task` → state for GET …/taskInstances/{task}; unknown ones answer 404. */
+  const taskStates = new Map<string, string>();
   const token = 'stand-in-jwt';
 
   const server = http.createServer((req, res) => {
@@ -43,6 +45,13 @@ export async function startAirflowStandIn(options: { username?: string; password
         const lt = Date.parse(query.get('end_date_lt') ?? '2999-01-01T00:00:00Z');
         const items = failedTaskInstances.filter((t) => query.get('state') === t.state && Date.parse(String(t.end_date)) >= gte && Date.parse(String(t.end_date)) < lt);
         return send(200, { task_instances: items, total_entries: items.length });
+      }
+      const instance = /^\/api\/v2\/dags\/([^/]+)\/dagRuns\/([^/]+)\/taskInstances\/([^/?]+)$/.exec(url);
+      if (req.method === 'GET' && instance) {
+        const [dagId, runId, taskId] = instance.slice(1).map((p) => decodeURIComponent(p!));
+        const taskState = taskStates.get(`${dagId}/${runId}/${taskId}`);
+        if (!taskState) return send(404, { detail: 'not found' });
+        return send(200, { dag_id: dagId, dag_run_id: runId, task_id: taskId, map_index: -1, state: taskState, try_number: 1, max_tries: 0 });
       }
       const clear = /^\/api\/v2\/dags\/([^/]+)\/clearTaskInstances$/.exec(url);
       if (req.method === 'POST' && clear) {
@@ -74,6 +83,7 @@ export async function startAirflowStandIn(options: { username?: string; password
     state,
     failedTaskInstances,
     failedQueries,
+    taskStates,
     env: { AIRFLOW_MAIN_URL: url, AIRFLOW_MAIN_USERNAME: username, AIRFLOW_MAIN_PASSWORD: password, AIRFLOW_MAIN_API: 'v2' },
     close: () => new Promise<void>((resolve) => { server.closeAllConnections(); server.close(() => resolve()); }),
   };
