@@ -13,7 +13,8 @@ interface Entry { promise: Promise<unknown>; expiresAt: number }
 
 export function createLookupCache(options: { maxEntries?: number; now?: () => number } = {}): LookupCache & { size(): number } {
   const entries = new Map<string, Entry>();
-  const maxEntries = options.maxEntries ?? 10_000;
+  // Large enough for a surge over thousands of pipelines (a few keys each); expired entries go first.
+  const maxEntries = options.maxEntries ?? 200_000;
   const now = options.now ?? Date.now;
   return {
     get<T>(key: string, ttlMs: number, load: () => Promise<T>): Promise<T> {
@@ -21,8 +22,11 @@ export function createLookupCache(options: { maxEntries?: number; now?: () => nu
       const hit = entries.get(key);
       if (hit && hit.expiresAt > t) return hit.promise as Promise<T>;
       if (hit) entries.delete(key);
-      // Bounded: evict the oldest insertions (Map keeps insertion order).
-      while (entries.size >= maxEntries) entries.delete(entries.keys().next().value!);
+      // Bounded: drop what has expired, then, if still full, the oldest insertions (Map keeps insertion order).
+      if (entries.size >= maxEntries) {
+        for (const [k, e] of entries) if (e.expiresAt <= t) entries.delete(k);
+        while (entries.size >= maxEntries) entries.delete(entries.keys().next().value!);
+      }
       const entry: Entry = { promise: Promise.resolve().then(load), expiresAt: Number.POSITIVE_INFINITY };
       entries.set(key, entry);
       // The TTL starts when the look-up settles, so a slow probe is not repeated while in flight.

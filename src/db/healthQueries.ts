@@ -22,7 +22,13 @@ const iso = (d: Date | null) => (d ? d.toISOString() : null);
 
 export interface TableFilters { status?: string; owner?: string; assignee?: string; category?: string }
 
-type HealthRow = { health: typeof tableHealth.$inferSelect; catalog: typeof catalogTables.$inferSelect | null; rca: typeof rcaRecords.$inferSelect | null; job: JobRow | null };
+/** The RCA columns a health view shows — not the evidence or manual steps, which can be large. */
+const healthRcaColumns = {
+  id: rcaRecords.id, status: rcaRecords.status, category: rcaRecords.category, summary: rcaRecords.summary,
+  assigneeTeam: rcaRecords.assigneeTeam, assigneeRole: rcaRecords.assigneeRole, assigneeReason: rcaRecords.assigneeReason,
+};
+type HealthRca = { [K in keyof typeof healthRcaColumns]: (typeof rcaRecords.$inferSelect)[K] };
+type HealthRow = { health: typeof tableHealth.$inferSelect; catalog: typeof catalogTables.$inferSelect | null; rca: HealthRca | null; job: JobRow | null };
 type JobRow = typeof resolutionJobs.$inferSelect;
 
 /** The live state of an RCA's auto-resolution, from its job (the single source of truth). */
@@ -59,7 +65,7 @@ function tableHealthView(row: HealthRow) {
 export type TableHealthView = ReturnType<typeof tableHealthView>;
 
 function healthSelect(db: Db) {
-  return db.select({ health: tableHealth, catalog: catalogTables, rca: rcaRecords, job: resolutionJobs }).from(tableHealth)
+  return db.select({ health: tableHealth, catalog: catalogTables, rca: healthRcaColumns, job: resolutionJobs }).from(tableHealth)
     .leftJoin(catalogTables, eq(catalogTables.name, tableHealth.tableName))
     .leftJoin(rcaRecords, eq(rcaRecords.id, tableHealth.rcaId))
     .leftJoin(resolutionJobs, eq(resolutionJobs.rcaId, tableHealth.rcaId));
