@@ -171,7 +171,9 @@ describe('two daemon processes in one consumer group', () => {
       const perSignal = (await client.query('SELECT s.dedupe_key, count(r.id)::int AS n FROM signals s LEFT JOIN rca_records r ON r.signal_id = s.id GROUP BY s.id')).rows;
       expect(perSignal).toHaveLength(200);
       expect(perSignal.filter((r) => r.n !== 1)).toEqual([]);
-      const consumed = [first, second].map((p) => (p.output().match(/"signal accepted"/g) ?? []).length);
+      // Batches are logged with their stored count, single messages one line each.
+      const consumed = [first, second].map((p) => (p.output().match(/"signal accepted"/g) ?? []).length
+        + [...p.output().matchAll(/"stored":(\d+)[^\n]*"Kafka batch stored"/g)].reduce((sum, m) => sum + Number(m[1]), 0));
       console.info(`two processes: signals accepted from Kafka per process ${consumed.join(' + ')}`);
       expect(consumed[0]! + consumed[1]!).toBeGreaterThanOrEqual(200);
       expect(Math.min(...consumed)).toBeGreaterThan(0);

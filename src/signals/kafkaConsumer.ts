@@ -1,4 +1,4 @@
-import { Kafka, logLevel as KafkaLogLevel, type Consumer, type EachMessagePayload, type LogEntry } from 'kafkajs';
+import { Kafka, logLevel as KafkaLogLevel, type Consumer, type EachBatchPayload, type EachMessagePayload, type LogEntry } from 'kafkajs';
 import type { Logger } from 'pino';
 import type { KafkaConfig } from '../config.ts';
 import type { Database } from '../db/client.ts';
@@ -7,7 +7,7 @@ import { isDatabaseUnavailable } from '../api/errors.ts';
 import { normaliseError } from '../errors.ts';
 import { parseEventBytes, type EventKind } from './kafkaEvents.ts';
 import { insertDeadLetter } from './deadLetters.ts';
-import { storeSignals } from './signalStore.ts';
+import { storeSignals, type NewSignal } from './signalStore.ts';
 
 export interface KafkaConsumerDeps {
   config: KafkaConfig;
@@ -73,7 +73,9 @@ export class KafkaSignalConsumer {
     await this.consumer.subscribe({ topics: [config.slaMissTopic, config.dqFailureTopic], fromBeginning: true });
     await this.consumer.run({
       partitionsConsumedConcurrently: config.partitionsConcurrency,
-      eachMessage: (payload) => this.handle(payload),
+      // Offsets are resolved by hand, only after their rows are committed.
+      eachBatchAutoResolve: false,
+      eachBatch: (payload) => this.handleBatch(payload),
     });
     log.info({ brokers: config.brokers, group: config.groupId, topics: [config.slaMissTopic, config.dqFailureTopic] }, 'Kafka consumer started');
   }
@@ -110,7 +112,51 @@ export class KafkaSignalConsumer {
     await this.consumer.disconnect();
   }
 
-  private async handle({ topic, partition, message, heartbeat }: EachMessagePayload): Promise<void> {
+  /**
+   * A batch of clean events is stored with one multi-row INSERT (in partition order); a batch
+   * with a poison message, or whose insert fails for a reason other than the database being
+   * down, is handled message by message, so the bad one is dead-lettered and the rest stored.
+   */
+  private async handleBatch({ batch, resolveOffset, heartbeat, isRunning, isStale }: EachBatchPayload): Promise<void> {
+    const { config, database, metrics, log } = this.deps;
+    const kind = this.kinds.get(batch.topic)!;
+    const parsed = batch.messages.map((message) => ({
+      message,
+      result: message.value && message.value.length > config.maxMessageBytes ? null : parseEventBytes(kind, message.value, 'kafka', new Date()),
+    }));
+    const clean = parsed.every((p) => p.result?.ok);
+    if (clean && batch.messages.length > 1) {
+      const signals = parsed.map((p) => (p.result as { ok: true; signal: NewSignal }).signal);
+      for (let attempt = 1; isRunning() && !isStale(); attempt++) {
+        try {
+          const stored = await storeSignals(database.db, signals);
+          metrics.signalsReceived.inc({ kind, source: 'kafka' }, stored.inserted);
+          if (stored.inserted < signals.length) metrics.signalsDuplicate.inc({ source: 'kafka' }, signals.length - stored.inserted);
+          log.info({ topic: batch.topic, partition: batch.partition, first_offset: batch.firstOffset(), last_offset: batch.lastOffset(), stored: stored.inserted, duplicates: signals.length - stored.inserted }, 'Kafka batch stored');
+          if (stored.inserted > 0) this.deps.onSignalStored();
+          resolveOffset(batch.lastOffset());
+          await heartbeat();
+          return;
+        } catch (thrown) {
+          if (this.stopping) throw normaliseError(thrown, `Kafka ${batch.topic}/${batch.partition}`);
+          if (!isDatabaseUnavailable(thrown)) break; // one of the rows is the problem: find it below
+          const delay = Math.min(5000, 200 * 2 ** Math.min(attempt, 5));
+          log.warn({ topic: batch.topic, partition: batch.partition, err: normaliseError(thrown, 'storing a Kafka batch'), retry_in_ms: delay }, 'database unavailable; holding this partition until it is back');
+          await new Promise((r) => setTimeout(r, delay));
+          await heartbeat().catch(() => undefined);
+        }
+      }
+      if (!isRunning() || isStale()) return;
+    }
+    for (const message of batch.messages) {
+      if (!isRunning() || isStale()) return;
+      await this.handle({ topic: batch.topic, partition: batch.partition, message, heartbeat });
+      resolveOffset(message.offset);
+      await heartbeat();
+    }
+  }
+
+  private async handle({ topic, partition, message, heartbeat }: Pick<EachMessagePayload, 'topic' | 'partition' | 'message' | 'heartbeat'>): Promise<void> {
     const { config, database, metrics, log } = this.deps;
     const kind = this.kinds.get(topic)!;
     const position = { topic, partition, offset: message.offset };
