@@ -34,18 +34,32 @@ export interface TokenIdentity { name: string; role: Role }
  */
 export class TokenVerifier {
   private readonly adminHash: Buffer;
+  /**
+   * Verified tokens by hash, for `cacheMs`: a busy dashboard or ingest client costs one lookup
+   * every few seconds, not one per request. A revocation takes effect within `cacheMs`.
+   */
+  private readonly verified = new Map<string, { identity: TokenIdentity; until: number }>();
 
-  constructor(private readonly db: Db, adminToken: string) {
+  constructor(private readonly db: Db, adminToken: string, private readonly cacheMs = 5000) {
     this.adminHash = Buffer.from(hashToken(adminToken), 'hex');
   }
 
   async verify(token: string): Promise<TokenIdentity | null> {
     const hash = hashToken(token);
     if (timingSafeEqual(Buffer.from(hash, 'hex'), this.adminHash)) return { name: 'admin', role: 'admin' };
+    const cached = this.verified.get(hash);
+    if (cached && cached.until > Date.now()) return cached.identity;
     // The lookup is by hash, so timing reveals nothing about the token itself.
     const [row] = await this.db.select({ name: apiTokens.name, role: apiTokens.role }).from(apiTokens)
       .where(and(eq(apiTokens.tokenHash, hash), isNull(apiTokens.revokedAt)));
-    return row ? { name: row.name, role: row.role as Role } : null;
+    if (!row) {
+      this.verified.delete(hash);
+      return null;
+    }
+    const identity = { name: row.name, role: row.role as Role };
+    if (this.verified.size > 10_000) this.verified.clear();
+    this.verified.set(hash, { identity, until: Date.now() + this.cacheMs });
+    return identity;
   }
 }
 
