@@ -12,32 +12,10 @@ import {
   type TableHealthSnapshot,
 } from '../src/diagnosers/types.ts';
 import type { Signal } from '../src/signals/types.ts';
-import type { CatalogTable } from '../src/catalog/types.ts';
+import { catalogView, RUN, t } from './support/ordersFixtures.ts';
 
 
-/** 2026-11-27 at the given UTC time, or any full ISO string. */
-function t(time: string): Date {
-  return new Date(time.includes('T') ? time : `2026-11-27T${time}:00Z`);
-}
-
-const RUN = 'scheduled__2026-11-27T08:00:00+00:00';
 const PARTITION = 'dt=2026-11-27/hr=08';
-
-const ORDERS: CatalogTable = {
-  name: 'lake.orders',
-  owner: 'orders-eng',
-  pipeline: { airflow: 'main', dag_id: 'orders_hourly', task_ids: ['load_orders'] },
-  upstream: ['lake.customers', 'lake.products'],
-  source: { kind: 'postgres', name: 'orders-db', owner: 'orders-dba' },
-  sla: { schedule: '0 * * * *', complete_within_minutes: 60 },
-};
-const HOURLY = { schedule: '0 * * * *', complete_within_minutes: 60 };
-const CUSTOMERS: CatalogTable = { name: 'lake.customers', owner: 'crm-eng', sla: HOURLY };
-const PRODUCTS: CatalogTable = { name: 'lake.products', owner: 'catalog-eng', sla: HOURLY };
-
-function catalogView(table: CatalogTable | null = ORDERS): CatalogView {
-  return { table, teams: new Map(), upstream: table ? [CUSTOMERS, PRODUCTS] : [], platformTeam: 'data-platform' };
-}
 
 /** A DQ failure detected at 09:05; `undefined` in overrides removes a field. */
 function dqSignal(overrides: Record<string, unknown>): Signal {

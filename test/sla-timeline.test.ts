@@ -16,32 +16,10 @@ import {
   type TableHealthSnapshot,
 } from '../src/diagnosers/types.ts';
 import type { Signal } from '../src/signals/types.ts';
-import type { CatalogTable } from '../src/catalog/types.ts';
+import { catalogView, CUSTOMERS, ORDERS, RUN, t } from './support/ordersFixtures.ts';
 
 
-/** 2026-11-27 at the given UTC time, or any full ISO string. */
-function t(time: string): Date {
-  return new Date(time.includes('T') ? time : `2026-11-27T${time}:00Z`);
-}
-
-const RUN = 'scheduled__2026-11-27T08:00:00+00:00';
 const PREVIOUS_RUN = 'scheduled__2026-11-27T07:00:00+00:00';
-
-const ORDERS: CatalogTable = {
-  name: 'lake.orders',
-  owner: 'orders-eng',
-  pipeline: { airflow: 'main', dag_id: 'orders_hourly', task_ids: ['load_orders'] },
-  upstream: ['lake.customers', 'lake.products'],
-  source: { kind: 'postgres', name: 'orders-db', owner: 'orders-dba' },
-  sla: { schedule: '0 * * * *', complete_within_minutes: 60 },
-};
-const HOURLY = { schedule: '0 * * * *', complete_within_minutes: 60 };
-const CUSTOMERS: CatalogTable = { name: 'lake.customers', owner: 'crm-eng', pipeline: { dag_id: 'customers_hourly' }, sla: HOURLY };
-const PRODUCTS: CatalogTable = { name: 'lake.products', owner: 'catalog-eng', pipeline: { dag_id: 'products_hourly' }, sla: HOURLY };
-
-function catalogView(table: CatalogTable | null = ORDERS, upstream: CatalogTable[] = [CUSTOMERS, PRODUCTS]): CatalogView {
-  return { table, teams: new Map(), upstream: table ? upstream : [], platformTeam: 'data-platform' };
-}
 
 /** `detectedAt` is a UTC time of day on 2026-11-27, HH:MM:SS. */
 function slaSignal(overrides: Record<string, unknown> = {}, detectedAt = '09:00:30'): Signal {
