@@ -17,6 +17,7 @@ import {
   replicaLagSeconds, replicaStatus, splitTableName, tableExists, type ReplicaStatus,
 } from '../src/clients/sourceProbe.ts';
 import { createLookupCache } from '../src/clients/lookupCache.ts';
+import { freePort } from '../src/freePort.ts';
 import { runChain, type ChainOutcome } from '../src/diagnosers/runChain.ts';
 import { startEmbeddedPostgres, type EmbeddedPostgres } from '../src/db/embeddedPostgres.ts';
 import type { AnalyserContext, CatalogView, EvidenceEntry, SharedHelpers } from '../src/diagnosers/types.ts';
@@ -91,17 +92,6 @@ const tableMissing = (table: string): SignalException => ({
   message: `relation "${table}" does not exist\nLINE 1: SELECT * FROM ${table}\n`,
 });
 
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = net.createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address();
-      const port = typeof address === 'object' && address ? address.port : 0;
-      server.close(() => resolve(port));
-    });
-  });
-}
 
 /** A real TCP listener that counts connection attempts; `close` hangs up at once, `silent` never answers. */
 async function tcpListener(mode: 'close' | 'silent'): Promise<{ port: number; connections: () => number; open: () => number; close(): Promise<void> }> {

@@ -2,10 +2,10 @@ import { spawn, spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import fs from 'node:fs/promises';
 import { existsSync, readFileSync } from 'node:fs';
-import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import pg from 'pg';
+import { freePort } from '../freePort.ts';
 import type { Logger } from 'pino';
 
 /**
@@ -69,17 +69,6 @@ function run(cmd: string, args: string[], runAs: RunAs, extra: { detached?: bool
   });
 }
 
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = net.createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address();
-      const port = typeof address === 'object' && address ? address.port : 0;
-      server.close(() => resolve(port));
-    });
-  });
-}
 
 /** The port of a server still running on `dataDir`, or null. Reads postmaster.pid (line 1 pid, line 4 port). */
 function runningServerPort(dataDir: string): number | null {
