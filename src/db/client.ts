@@ -17,8 +17,13 @@ export interface Database {
 
 export function openDatabase(url: string, options: { max?: number; onError?: (error: Error) => void } = {}): Database {
   const pool = new pg.Pool({ connectionString: url, max: options.max ?? 20, connectionTimeoutMillis: 5000 });
-  // An idle client losing its connection (database restart) must not crash the daemon.
+  // A client losing its connection (database restart) must not crash the daemon: the pool only
+  // listens on idle clients, so a checked-out client between two statements of a transaction
+  // would otherwise emit an unhandled 'error'. Its pending or next query fails normally.
   pool.on('error', (error) => options.onError?.(error));
+  pool.on('connect', (client) => {
+    client.on('error', (error) => options.onError?.(error));
+  });
   const db = drizzle(pool, { schema });
   return { pool, db, close: () => pool.end() };
 }
