@@ -59,6 +59,9 @@ export const signals = pgTable('signals', {
   uniqueIndex('signals_dedupe_key_idx').on(t.dedupeKey),
   index('signals_undiagnosed_idx').on(t.receivedAt).where(sql`diagnosed_at IS NULL`),
   index('signals_table_idx').on(t.tableName, t.occurredAt),
+  // Analysers ask for a table's failures and successes in a window; SLA misses and DQ events of a
+  // busy table must not be scanned to find them.
+  index('signals_table_kind_idx').on(t.tableName, t.kind, t.occurredAt),
 ]);
 
 /** One diagnosis per diagnosed signal (DESIGN 6). */

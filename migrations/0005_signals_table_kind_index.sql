@@ -1,0 +1,1 @@
+CREATE INDEX "signals_table_kind_idx" ON "signals" USING btree ("table_name","kind","occurred_at");
