@@ -21,6 +21,22 @@ export interface StoreResult {
  */
 export async function storeSignals(db: Queryable, batch: NewSignal[]): Promise<StoreResult> {
   if (batch.length === 0) return { ids: [], duplicate: false, inserted: 0 };
+  const ids: string[] = [];
+  let inserted = 0;
+  // PostgreSQL takes at most 65,535 bind parameters per statement (11 per row here): a large
+  // Kafka batch is written in chunks, all committed before its offsets are resolved.
+  for (let start = 0; start < batch.length; start += STORE_CHUNK_ROWS) {
+    const result = await storeChunk(db, batch.slice(start, start + STORE_CHUNK_ROWS));
+    ids.push(...result.ids);
+    inserted += result.inserted;
+  }
+  return { ids, duplicate: inserted === 0, inserted };
+}
+
+/** Rows per INSERT: far below the bind-parameter limit, large enough to amortise the round trip. */
+export const STORE_CHUNK_ROWS = 1000;
+
+async function storeChunk(db: Queryable, batch: NewSignal[]): Promise<{ ids: string[]; inserted: number }> {
   const rows = batch.map((s) => ({
     id: randomUUID(),
     kind: s.kind,
@@ -37,12 +53,12 @@ export async function storeSignals(db: Queryable, batch: NewSignal[]): Promise<S
   const inserted = await db.insert(signals).values(rows).onConflictDoNothing({ target: signals.dedupeKey })
     .returning({ id: signals.id, dedupeKey: signals.dedupeKey });
   const byKey = new Map(inserted.map((r) => [r.dedupeKey, r.id]));
-  const missing = rows.filter((r) => !byKey.has(r.dedupeKey)).map((r) => r.dedupeKey);
+  const missing = [...new Set(rows.filter((r) => !byKey.has(r.dedupeKey)).map((r) => r.dedupeKey))];
   if (missing.length > 0) {
     const existing = await db.select({ id: signals.id, dedupeKey: signals.dedupeKey }).from(signals).where(inArray(signals.dedupeKey, missing));
     for (const r of existing) byKey.set(r.dedupeKey, r.id);
   }
-  return { ids: rows.map((r) => byKey.get(r.dedupeKey)!), duplicate: inserted.length === 0, inserted: inserted.length };
+  return { ids: rows.map((r) => byKey.get(r.dedupeKey)!), inserted: inserted.length };
 }
 
 export function rowToSignal(row: typeof signals.$inferSelect): Signal {
