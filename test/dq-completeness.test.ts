@@ -12,7 +12,10 @@ import {
   type TableHealthSnapshot,
 } from '../src/diagnosers/types.ts';
 import type { Signal } from '../src/signals/types.ts';
-import { catalogView, RUN, t } from './support/ordersFixtures.ts';
+import { bucket, catalogView, failure, health, rca, RUN, success as anySuccess, t, UPSTREAMS_FINE, type Bucket } from './support/ordersFixtures.ts';
+
+/** A successful load of this run (15 min). */
+const success = (id: string, at: string) => anySuccess(id, at, { duration_s: 900 });
 
 
 const PARTITION = 'dt=2026-11-27/hr=08';
@@ -50,58 +53,11 @@ function dqSignal(overrides: Record<string, unknown>): Signal {
   };
 }
 
-type Rca = NonNullable<HistoricSignal['rca']>;
 
-function rca(id: string, category: Category, overrides: Partial<Rca> = {}): Rca {
-  return {
-    id,
-    category,
-    status: 'open',
-    summary: `summary of ${id}`,
-    incidentId: `${category}:orders-db`,
-    assigneeTeam: 'orders-dba',
-    assigneeRole: 'source_owner',
-    assigneeReason: 'orders-dba owns the source orders-db',
-    ...overrides,
-  };
-}
 
-function failure(id: string, at: string, options: { event?: 'failure' | 'retry'; rca?: Rca | null; exception?: { type: string; message: string } } = {}): HistoricSignal {
-  return {
-    id,
-    kind: 'failure',
-    event: options.event ?? 'failure',
-    table: 'lake.orders',
-    occurredAt: t(at),
-    pipeline: { dag_id: 'orders_hourly', task_id: 'load_orders', run_id: RUN },
-    payload: { event: options.event ?? 'failure', ...(options.exception ? { exception: options.exception } : {}) },
-    rca: options.rca ?? null,
-  };
-}
 
-function success(id: string, at: string): HistoricSignal {
-  return {
-    id,
-    kind: 'success',
-    event: 'success',
-    table: 'lake.orders',
-    occurredAt: t(at),
-    pipeline: { dag_id: 'orders_hourly', task_id: 'load_orders', run_id: RUN },
-    payload: { event: 'success', duration_s: 900 },
-    rca: null,
-  };
-}
 
-function health(table: string, status: TableHealthSnapshot['status'], lastSuccessAt: string | null): TableHealthSnapshot {
-  return { table, status, since: t('06:00'), lastSuccessAt: lastSuccessAt === null ? null : t(lastSuccessAt) };
-}
 
-const UPSTREAMS_FINE = [health('lake.customers', 'healthy', '08:30'), health('lake.products', 'healthy', '08:45')];
-
-type Bucket = 'high' | 'medium' | 'low';
-function bucket(confidence: number): Bucket {
-  return confidence >= 0.8 ? 'high' : confidence >= 0.6 ? 'medium' : 'low';
-}
 
 interface Case {
   name: string;

@@ -16,7 +16,7 @@ import {
   type TableHealthSnapshot,
 } from '../src/diagnosers/types.ts';
 import type { Signal } from '../src/signals/types.ts';
-import { catalogView, CUSTOMERS, ORDERS, RUN, t } from './support/ordersFixtures.ts';
+import { bucket, catalogView, CUSTOMERS, failure, health, ORDERS, rca, RUN, success, t, UPSTREAMS_FINE, type Bucket } from './support/ordersFixtures.ts';
 
 
 const PREVIOUS_RUN = 'scheduled__2026-11-27T07:00:00+00:00';
@@ -55,57 +55,8 @@ function slaSignal(overrides: Record<string, unknown> = {}, detectedAt = '09:00:
   };
 }
 
-type Rca = NonNullable<HistoricSignal['rca']>;
 
-function rca(id: string, category: Category, overrides: Partial<Rca> = {}): Rca {
-  return {
-    id,
-    category,
-    status: 'open',
-    summary: `summary of ${id}`,
-    incidentId: `${category}:orders-db`,
-    assigneeTeam: 'orders-dba',
-    assigneeRole: 'source_owner',
-    assigneeReason: 'orders-dba owns the source orders-db',
-    ...overrides,
-  };
-}
 
-function failure(
-  id: string,
-  at: string,
-  options: { event?: 'failure' | 'retry'; run_id?: string | null; task_id?: string; rca?: Rca | null; table?: string; exception?: { type: string; message: string } } = {},
-): HistoricSignal {
-  const runId = options.run_id === undefined ? RUN : options.run_id;
-  return {
-    id,
-    kind: 'failure',
-    event: options.event ?? 'failure',
-    table: options.table ?? 'lake.orders',
-    occurredAt: t(at),
-    pipeline: { dag_id: 'orders_hourly', task_id: options.task_id ?? 'load_orders', ...(runId === null ? {} : { run_id: runId }) },
-    payload: { event: options.event ?? 'failure', ...(options.exception ? { exception: options.exception } : {}) },
-    rca: options.rca ?? null,
-  };
-}
-
-function success(id: string, at: string, options: { run_id?: string | null; task_id?: string; duration_s?: number; start_date?: string; end_date?: string } = {}): HistoricSignal {
-  const runId = options.run_id === undefined ? RUN : options.run_id;
-  const payload: Record<string, unknown> = { event: 'success' };
-  if (options.duration_s !== undefined) payload['duration_s'] = options.duration_s;
-  if (options.start_date) payload['start_date'] = options.start_date;
-  if (options.end_date) payload['end_date'] = options.end_date;
-  return {
-    id,
-    kind: 'success',
-    event: 'success',
-    table: 'lake.orders',
-    occurredAt: t(at),
-    pipeline: { dag_id: 'orders_hourly', task_id: options.task_id ?? 'load_orders', ...(runId === null ? {} : { run_id: runId }) },
-    payload,
-    rca: null,
-  };
-}
 
 /** Earlier successes of other runs on previous days, each with the given duration. */
 function history(durations: number[], options: { task_id?: string; daysBack?: number } = {}): HistoricSignal[] {
@@ -115,17 +66,8 @@ function history(durations: number[], options: { task_id?: string; daysBack?: nu
   });
 }
 
-function health(table: string, status: TableHealthSnapshot['status'], lastSuccessAt: string | null): TableHealthSnapshot {
-  return { table, status, since: t('06:00'), lastSuccessAt: lastSuccessAt === null ? null : t(lastSuccessAt) };
-}
 
-/** Both upstreams healthy and fresh: rule b must not fire. */
-const UPSTREAMS_FINE = [health('lake.customers', 'healthy', '08:30'), health('lake.products', 'healthy', '08:45')];
 
-type Bucket = 'high' | 'medium' | 'low';
-function bucket(confidence: number): Bucket {
-  return confidence >= 0.8 ? 'high' : confidence >= 0.6 ? 'medium' : 'low';
-}
 
 interface Case {
   name: string;
