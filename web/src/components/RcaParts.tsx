@@ -2,7 +2,7 @@ import { useMemo } from 'react';
 import type { Attempt, RcaAction, RcaDetail } from '../api.ts';
 import { renderMarkdown } from '../markdown.ts';
 import { Link, paths } from '../router.tsx';
-import { Category, Field, StatusBadge, Time } from './common.tsx';
+import { Category, Field, Section, StatusBadge, Time } from './common.tsx';
 
 /** What Medic concluded: summary, category, confidence, status, assignee and why. */
 export function RcaSummary({ rca, now }: { rca: RcaDetail; now: number }) {
@@ -92,5 +92,22 @@ export function ActionsLog({ actions, now }: { actions: RcaAction[]; now: number
         <li key={`${a.at}-${i}`}><strong>{a.action}</strong> by {a.actor} <span className="muted">({a.outcome})</span> · <Time iso={a.at} now={now} /></li>
       ))}
     </ul>
+  );
+}
+
+/** The auto-resolution state with its attempts and actions, then the how-to-fix steps: shown alike on the table and RCA screens. */
+export function ResolutionAndSteps({ rca, now }: { rca: RcaDetail; now: number }) {
+  return (
+    <>
+      <Section title="Auto-resolution" id="resolution">
+        <AutoResolution rca={rca} now={now} />
+        <AttemptsTable attempts={rca.attempts} now={now} />
+        <h3>Actions</h3>
+        <ActionsLog actions={rca.actions} now={now} />
+      </Section>
+      <Section title="How to fix" id="steps">
+        <ManualSteps markdown={rca.manual_steps} />
+      </Section>
+    </>
   );
 }

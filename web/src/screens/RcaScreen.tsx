@@ -1,6 +1,6 @@
 import { enc, type Evidence, type RcaDetail } from '../api.ts';
 import { ErrorBanner, Field, Freshness, Json, Loading, Section, useNow } from '../components/common.tsx';
-import { ActionsLog, AssigneeBlock, AttemptsTable, AutoResolution, ManualSteps, RcaSummary } from '../components/RcaParts.tsx';
+import { AssigneeBlock, RcaSummary, ResolutionAndSteps } from '../components/RcaParts.tsx';
 import { Link, paths, useTitle } from '../router.tsx';
 import { useGet, useSession } from '../session.ts';
 import { usePoll } from '../usePoll.ts';
@@ -41,15 +41,7 @@ export function RcaScreen({ id }: { id: string }) {
             </Section>
           </div>
           <div className="column-side">
-            <Section title="Auto-resolution" id="resolution">
-              <AutoResolution rca={rca} now={now} />
-              <AttemptsTable attempts={rca.attempts} now={now} />
-              <h3>Actions</h3>
-              <ActionsLog actions={rca.actions} now={now} />
-            </Section>
-            <Section title="How to fix" id="steps">
-              <ManualSteps markdown={rca.manual_steps} />
-            </Section>
+            <ResolutionAndSteps rca={rca} now={now} />
           </div>
         </div>
       )}

@@ -1,7 +1,7 @@
 import { useState } from 'react';
 import { ACTIONS, api, ApiError, canAct, enc, type Action, type ActionResult, type HealthEvent, type Page, type Rca, type RcaDetail, type TableHealth } from '../api.ts';
 import { Category, ErrorBanner, Field, Freshness, Loading, Section, StatusBadge, Time, useNow } from '../components/common.tsx';
-import { ActionsLog, AssigneeBlock, AttemptsTable, AutoResolution, ManualSteps, RcaSummary } from '../components/RcaParts.tsx';
+import { AssigneeBlock, RcaSummary, ResolutionAndSteps } from '../components/RcaParts.tsx';
 import { Link, paths, useTitle } from '../router.tsx';
 import { useGet, useSession } from '../session.ts';
 import { usePoll } from '../usePoll.ts';
@@ -87,15 +87,7 @@ function CurrentRca({ rca, open, canAct, isAdmin, now, onChanged }: { rca: RcaDe
         <AssigneeBlock rca={rca} />
         {canAct ? <ActionBar rca={rca} onChanged={onChanged} /> : <p className="muted note" data-testid="read-only">Your token can read only; actions need the operator role.</p>}
       </Section>
-      <Section title="Auto-resolution" id="resolution">
-        <AutoResolution rca={rca} now={now} />
-        <AttemptsTable attempts={rca.attempts} now={now} />
-        <h3>Actions</h3>
-        <ActionsLog actions={rca.actions} now={now} />
-      </Section>
-      <Section title="How to fix" id="steps">
-        <ManualSteps markdown={rca.manual_steps} />
-      </Section>
+      <ResolutionAndSteps rca={rca} now={now} />
     </>
   );
 }
