@@ -4,6 +4,7 @@ import type { Logger } from 'pino';
 import type { Database, Tx } from '../db/client.ts';
 import { webhookCursor, webhookDeliveries, webhookFanout, webhookSubscriptions } from '../db/schema.ts';
 import { normaliseError } from '../errors.ts';
+import { PollingLoop } from '../pollingLoop.ts';
 import { backoffDelayMs, type BackoffOptions } from '../resolvers/engine/backoff.ts';
 import { buildPayload, matchesFilter, type RcaBrief, type TransitionContext, type WebhookFilter, type WebhookFormat } from './formats.ts';
 import { deliveryHeaders } from './signing.ts';
@@ -76,59 +77,38 @@ type Outcome = { ok: true; status: number } | { ok: false; status: number | null
  */
 export class WebhookWorker {
   readonly id = `webhook-${randomUUID().slice(0, 8)}`;
-  private timer: NodeJS.Timeout | undefined;
-  private running = false;
-  private ticking: Promise<void> | null = null;
-  private again = false;
-  private readonly shutdown = new AbortController();
+  private readonly loop: PollingLoop;
   private readonly settings: Required<WebhookWorkerSettings>;
   private readonly log: Logger;
 
   constructor(private readonly deps: WebhookWorkerOptions) {
     this.settings = { batchSize: 200, gapGraceMs: 5 * 60_000, ...deps.options };
     this.log = deps.log.child({ component: 'webhooks' });
+    this.loop = new PollingLoop({
+      name: 'webhook worker', pollMs: this.settings.pollMs, log: this.log,
+      pass: async () => {
+        await this.fanOut();
+        await this.deliverDue();
+      },
+    });
   }
 
   start(): void {
-    this.running = true;
-    this.schedule(0);
+    this.loop.start();
   }
 
-  async stop(): Promise<void> {
-    this.running = false;
-    clearTimeout(this.timer);
-    this.shutdown.abort();
-    await this.ticking;
+  stop(): Promise<void> {
+    return this.loop.stop();
   }
 
   /** Something was queued (a test event): look now rather than at the next poll. */
   poke(): void {
-    if (this.ticking) this.again = true;
-    else void this.tick();
+    this.loop.poke();
   }
 
   /** One pass now (also what the timer calls): fan out, then deliver what is due. Never throws. */
   tick(): Promise<void> {
-    this.ticking ??= (async () => {
-      try {
-        do {
-          this.again = false;
-          await this.fanOut();
-          await this.deliverDue();
-        } while (this.again && this.running);
-      } catch (error) {
-        this.log.error({ err: normaliseError(error, 'webhook worker') }, 'webhook pass failed; will try again');
-      } finally {
-        this.ticking = null;
-        this.schedule(this.settings.pollMs);
-      }
-    })();
-    return this.ticking;
-  }
-
-  private schedule(ms: number): void {
-    clearTimeout(this.timer);
-    if (this.running) this.timer = setTimeout(() => { void this.tick(); }, ms);
+    return this.loop.tick();
   }
 
   /** Fans out until no health event is left; returns how many were read. */
@@ -137,7 +117,7 @@ export class WebhookWorker {
     for (;;) {
       const read = await this.fanOutBatch();
       total += read;
-      if (read < this.settings.batchSize || this.shutdown.signal.aborted) return total;
+      if (read < this.settings.batchSize || this.loop.signal.aborted) return total;
     }
   }
 
@@ -204,7 +184,7 @@ export class WebhookWorker {
   /** Claims and sends due deliveries until none is left. */
   async deliverDue(): Promise<number> {
     let total = 0;
-    while (!this.shutdown.signal.aborted) {
+    while (!this.loop.signal.aborted) {
       const claimed = await this.claim(10);
       await Promise.all(claimed.map((d) => this.deliver(d)));
       total += claimed.length;
@@ -279,7 +259,7 @@ export class WebhookWorker {
         body: d.body,
         // A redirect is the receiver's misconfiguration: following it would send the payload somewhere unverified.
         redirect: 'manual',
-        signal: AbortSignal.any([timeout, this.shutdown.signal]),
+        signal: AbortSignal.any([timeout, this.loop.signal]),
       });
       if (response.status >= 200 && response.status < 300) {
         await response.body?.cancel().catch(() => undefined);
@@ -293,7 +273,7 @@ export class WebhookWorker {
         retryAfterMs: Number.isFinite(retryAfter) && retryAfter > 0 ? Math.min(retryAfter, 3600) * 1000 : 0,
       };
     } catch (error) {
-      if (this.shutdown.signal.aborted) return { ok: 'interrupted' };
+      if (this.loop.signal.aborted) return { ok: 'interrupted' };
       if (timeout.aborted) return { ok: false, status: null, error: `no answer within ${this.settings.timeoutMs} ms`, retryAfterMs: 0 };
       const cause = (error as { cause?: { code?: string; message?: string } }).cause;
       return { ok: false, status: null, error: `request failed: ${cause?.code ?? cause?.message ?? (error as Error).message}`, retryAfterMs: 0 };

@@ -5,6 +5,7 @@ import type { Database, Tx } from '../../db/client.ts';
 import { rcaRecords, resolutionAttempts, resolutionJobs } from '../../db/schema.ts';
 import type { Metrics } from '../../metrics.ts';
 import { normaliseError } from '../../errors.ts';
+import { PollingLoop } from '../../pollingLoop.ts';
 import type { Config } from '../../config.ts';
 import { RESOLVERS } from '../index.ts';
 import { backoffDelayMs } from './backoff.ts';
@@ -33,50 +34,33 @@ class AlreadyAttempted extends Error {
  */
 export class ResolutionWorker {
   readonly id = `resolve-${randomUUID().slice(0, 8)}`;
-  private timer: NodeJS.Timeout | undefined;
-  private running = false;
-  private ticking: Promise<void> | null = null;
-  private readonly shutdown = new AbortController();
+  private readonly loop: PollingLoop;
   private readonly registry: readonly Resolver[];
 
   constructor(private readonly options: ResolutionWorkerOptions) {
     this.registry = options.registry ?? RESOLVERS;
+    this.loop = new PollingLoop({ name: 'resolution worker', pollMs: options.settings.pollMs, log: options.log, pass: () => this.pass() });
   }
 
   start(): void {
-    this.running = true;
-    this.schedule(0);
+    this.loop.start();
   }
 
-  async stop(): Promise<void> {
-    this.running = false;
-    clearTimeout(this.timer);
-    this.shutdown.abort();
-    await this.ticking;
+  stop(): Promise<void> {
+    return this.loop.stop();
   }
 
   /** Runs one pass now (also what the timer calls); resolves when the claimed jobs are done. */
   tick(): Promise<void> {
-    this.ticking ??= (async () => {
-      try {
-        for (;;) {
-          const jobs = await this.claim(10);
-          await Promise.all(jobs.map((job) => this.process(job.row, job.previousState)));
-          if (jobs.length < 10 || !this.running) break;
-        }
-      } catch (error) {
-        this.options.log.error({ err: normaliseError(error, 'resolution worker') }, 'claiming resolution jobs failed; will try again');
-      } finally {
-        this.ticking = null;
-        this.schedule(this.options.settings.pollMs);
-      }
-    })();
-    return this.ticking;
+    return this.loop.tick();
   }
 
-  private schedule(ms: number): void {
-    clearTimeout(this.timer);
-    if (this.running) this.timer = setTimeout(() => { void this.tick(); }, ms);
+  private async pass(): Promise<void> {
+    for (;;) {
+      const jobs = await this.claim(10);
+      await Promise.all(jobs.map((job) => this.process(job.row, job.previousState)));
+      if (jobs.length < 10 || !this.loop.running) return;
+    }
   }
 
   private async claim(limit: number): Promise<Array<{ row: JobRow; previousState: string }>> {
@@ -143,7 +127,7 @@ export class ResolutionWorker {
       ...this.options.clients,
       job: { id: job.id, rcaId: job.rcaId, table: job.tableName, attempts: job.attempts, maxAttempts: job.maxAttempts, params: job.params as Record<string, unknown>, createdAt: job.createdAt, deadline: job.deadline },
       log,
-      abortSignal: this.shutdown.signal,
+      abortSignal: this.loop.signal,
       beginAction: async (detail) => {
         attemptNumber = await this.recordStart(job, resolver.meta.id, detail);
       },
