@@ -39,3 +39,17 @@ export function createLookupCache(options: { maxEntries?: number; now?: () => nu
     size: () => entries.size,
   };
 }
+
+/** Stops waiting when `signal` aborts, without cancelling the (possibly shared) work itself: one caller running out
+ * of time must not fail the answer every other caller of the same look-up is waiting for. */
+export function untilAborted<T>(work: Promise<T>, signal: AbortSignal): Promise<T> {
+  if (signal.aborted) return Promise.reject(signal.reason instanceof Error ? signal.reason : new Error('aborted'));
+  return new Promise<T>((resolve, reject) => {
+    const onAbort = () => reject(signal.reason instanceof Error ? signal.reason : new Error('aborted'));
+    signal.addEventListener('abort', onAbort, { once: true });
+    work.then(
+      (value) => { signal.removeEventListener('abort', onAbort); resolve(value); },
+      (error: unknown) => { signal.removeEventListener('abort', onAbort); reject(error); },
+    );
+  });
+}

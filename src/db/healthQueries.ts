@@ -18,6 +18,16 @@ export function decodeCursor(cursor: string): { at: Date; id: string } | null {
   }
 }
 
+/**
+ * A page from rows fetched with `limit + 1`: the extra row only says whether there is a next
+ * page; the cursor is the sort key of the page's last row.
+ */
+export function keysetPage<R, V>(rows: R[], limit: number, view: (row: R) => V, key: (row: R) => { at: Date; id: string }): { items: V[]; next_cursor: string | null } {
+  const page = rows.slice(0, limit);
+  const last = page[page.length - 1];
+  return { items: page.map(view), next_cursor: rows.length > limit && last ? encodeCursor(key(last).at, key(last).id) : null };
+}
+
 const iso = (d: Date | null) => (d ? d.toISOString() : null);
 
 export interface TableFilters { status?: string; owner?: string; assignee?: string; category?: string }
@@ -80,9 +90,7 @@ export async function listTableHealth(db: Db, filters: TableFilters, limit: numb
   if (filters.category) where.push(eq(rcaRecords.category, filters.category));
   if (cursor) where.push(or(lt(tableHealth.since, cursor.at), and(eq(tableHealth.since, cursor.at), lt(tableHealth.tableName, cursor.id)))!);
   const rows = await healthSelect(db).where(and(...where)).orderBy(desc(tableHealth.since), desc(tableHealth.tableName)).limit(limit + 1);
-  const page = rows.slice(0, limit);
-  const last = page[page.length - 1];
-  return { items: page.map(tableHealthView), next_cursor: rows.length > limit && last ? encodeCursor(last.health.since, last.health.tableName) : null };
+  return keysetPage(rows, limit, tableHealthView, (r) => ({ at: r.health.since, id: r.health.tableName }));
 }
 
 export async function getTableHealth(db: Db, table: string): Promise<TableHealthView | null> {
@@ -128,9 +136,7 @@ export async function listRca(db: Db, filters: RcaFilters, limit: number, cursor
   if (cursor) where.push(or(lt(rcaRecords.createdAt, cursor.at), and(eq(rcaRecords.createdAt, cursor.at), lt(rcaRecords.id, cursor.id)))!);
   const rows = await db.select({ rca: rcaRecords, job: resolutionJobs }).from(rcaRecords).leftJoin(resolutionJobs, eq(resolutionJobs.rcaId, rcaRecords.id))
     .where(and(...where)).orderBy(desc(rcaRecords.createdAt), desc(rcaRecords.id)).limit(limit + 1);
-  const page = rows.slice(0, limit);
-  const last = page[page.length - 1]?.rca;
-  return { items: page.map((r) => rcaView(r.rca, r.job, withEvidence)), next_cursor: rows.length > limit && last ? encodeCursor(last.createdAt, last.id) : null };
+  return keysetPage(rows, limit, (r) => rcaView(r.rca, r.job, withEvidence), (r) => ({ at: r.rca.createdAt, id: r.rca.id }));
 }
 
 export async function getRca(db: Db, id: string, withEvidence: boolean) {
@@ -151,13 +157,13 @@ export async function tableHistory(db: Db, table: string, limit: number, cursor:
   const where: SQL[] = [eq(healthEvents.tableName, table)];
   if (cursor) where.push(lt(healthEvents.id, Number(cursor.id)));
   const rows = await db.select().from(healthEvents).where(and(...where)).orderBy(desc(healthEvents.id)).limit(limit + 1);
-  const page = rows.slice(0, limit);
-  const last = page[page.length - 1];
-  return {
-    items: page.map((r) => ({ table: r.tableName, old_status: r.oldStatus, new_status: r.newStatus, rca_id: r.rcaId, signal_id: r.signalId, reason: r.reason, at: r.at.toISOString() })),
-    next_cursor: rows.length > limit && last ? encodeCursor(last.at, String(last.id)) : null,
-  };
+  return keysetPage(
+    rows, limit,
+    (r) => ({ table: r.tableName, old_status: r.oldStatus, new_status: r.newStatus, rca_id: r.rcaId, signal_id: r.signalId, reason: r.reason, at: r.at.toISOString() }),
+    (r) => ({ at: r.at, id: String(r.id) }),
+  );
 }
+
 
 export async function countTablesByStatus(db: Db): Promise<Array<{ status: string; count: number }>> {
   return db.select({ status: tableHealth.status, count: count() }).from(tableHealth).groupBy(tableHealth.status);

@@ -1,6 +1,6 @@
 import { sql } from 'drizzle-orm';
 import type { Db } from './client.ts';
-import { encodeCursor } from './healthQueries.ts';
+import { keysetPage } from './healthQueries.ts';
 import { rcaRecords } from './schema.ts';
 import type { AssigneeRole, Category } from '../diagnosers/taxonomy.ts';
 
@@ -71,9 +71,7 @@ export async function listIncidents(db: Db, filters: { status?: 'open' | 'resolv
   if (cursor) conditions.push(sql`(g.last_seen, g.incident_id) < (${cursor.at.toISOString()}::timestamptz, ${cursor.id})`);
   const result = await db.execute<Row & Record<string, unknown>>(sql`${grouped(sql`WHERE ${sql.join(conditions, sql` AND `)}`)} ORDER BY g.last_seen DESC, g.incident_id DESC LIMIT ${limit + 1}`);
   const rows = result.rows;
-  const page = rows.slice(0, limit);
-  const last = page[page.length - 1];
-  return { items: page.map(view), next_cursor: rows.length > limit && last ? encodeCursor(new Date(last.last_seen), last.incident_id) : null };
+  return keysetPage(rows, limit, view, (r) => ({ at: new Date(r.last_seen), id: r.incident_id }));
 }
 
 export async function getIncident(db: Db, id: string): Promise<(IncidentView & { rca_ids: string[] }) | null> {

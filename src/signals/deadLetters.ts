@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { and, desc, eq, isNull, lt, or, type SQL } from 'drizzle-orm';
 import type { Db } from '../db/client.ts';
 import { deadLetters } from '../db/schema.ts';
-import { encodeCursor } from '../db/healthQueries.ts';
+import { keysetPage } from '../db/healthQueries.ts';
 import { parseEventBytes, type EventKind } from './kafkaEvents.ts';
 import { storeSignals } from './signalStore.ts';
 
@@ -46,9 +46,7 @@ export async function listDeadLetters(db: Db, filters: { topic?: string; pending
   if (filters.pending) where.push(isNull(deadLetters.replayedAt));
   if (cursor) where.push(or(lt(deadLetters.receivedAt, cursor.at), and(eq(deadLetters.receivedAt, cursor.at), lt(deadLetters.id, cursor.id)))!);
   const rows = await db.select().from(deadLetters).where(and(...where)).orderBy(desc(deadLetters.receivedAt), desc(deadLetters.id)).limit(limit + 1);
-  const page = rows.slice(0, limit);
-  const last = page[page.length - 1];
-  return { items: page.map(view), next_cursor: rows.length > limit && last ? encodeCursor(last.receivedAt, last.id) : null };
+  return keysetPage(rows, limit, view, (r) => ({ at: r.receivedAt, id: r.id }));
 }
 
 export type ReplayOutcome =

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { and, desc, eq, lt, or, sql, type SQL } from 'drizzle-orm';
 import type { Db } from '../db/client.ts';
-import { encodeCursor } from '../db/healthQueries.ts';
+import { keysetPage } from '../db/healthQueries.ts';
 import { webhookDeliveries, webhookSubscriptions } from '../db/schema.ts';
 import { buildPayload, type WebhookFilter, type WebhookFormat } from './formats.ts';
 
@@ -69,9 +69,7 @@ export async function listSubscriptions(db: Db, filters: { state?: string; forma
   if (cursor) where.push(or(lt(webhookSubscriptions.createdAt, cursor.at), and(eq(webhookSubscriptions.createdAt, cursor.at), lt(webhookSubscriptions.id, cursor.id)))!);
   const rows = await db.select().from(webhookSubscriptions).where(and(...where))
     .orderBy(desc(webhookSubscriptions.createdAt), desc(webhookSubscriptions.id)).limit(limit + 1);
-  const page = rows.slice(0, limit);
-  const last = page[page.length - 1];
-  return { items: page.map(subscriptionView), next_cursor: rows.length > limit && last ? encodeCursor(last.createdAt, last.id) : null };
+  return keysetPage(rows, limit, subscriptionView, (r) => ({ at: r.createdAt, id: r.id }));
 }
 
 /** Deletes a subscription and its delivery log; false when there was none (the API answers 204 either way). */
@@ -141,9 +139,7 @@ export async function listDeliveries(db: Db, subscriptionId: string, filters: { 
   if (filters.state) where.push(eq(webhookDeliveries.state, filters.state));
   if (cursor) where.push(lt(webhookDeliveries.seq, Number(cursor.id)));
   const rows = await db.select().from(webhookDeliveries).where(and(...where)).orderBy(desc(webhookDeliveries.seq)).limit(limit + 1);
-  const page = rows.slice(0, limit);
-  const last = page[page.length - 1];
-  return { items: page.map(deliveryView), next_cursor: rows.length > limit && last ? encodeCursor(last.createdAt, String(last.seq)) : null };
+  return keysetPage(rows, limit, deliveryView, (r) => ({ at: r.createdAt, id: String(r.seq) }));
 }
 
 /**

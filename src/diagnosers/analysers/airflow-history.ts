@@ -1,6 +1,7 @@
 import type { Analyser, AnalyserContext, AnalyserResult, EvidenceEntry, Finding, Verdict } from '../types.ts';
 import type { Category } from '../taxonomy.ts';
-import { airflowUrlVariable, cachedAirflow, untilAborted, type DagRun, type TaskInstance } from '../../clients/airflowClient.ts';
+import { airflowUrlVariable, cachedAirflow, type DagRun, type TaskInstance } from '../../clients/airflowClient.ts';
+import { untilAborted } from '../../clients/lookupCache.ts';
 
 /**
  * airflow-history: what Airflow itself knows about the failing task (DESIGN 5) — its tries in

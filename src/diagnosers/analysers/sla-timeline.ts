@@ -1,7 +1,8 @@
 import type { Analyser, AnalyserContext, AnalyserResult, Finding, HistoricSignal, Verdict } from '../types.ts';
 import { checkUpstreams, lookbackMs } from '../upstreamLateness.ts';
 import { inheritedVerdict } from '../inheritDiagnosis.ts';
-import { airflowUrlVariable, cachedAirflow, untilAborted, type DagRun, type TaskInstance } from '../../clients/airflowClient.ts';
+import { airflowUrlVariable, cachedAirflow, type DagRun, type TaskInstance } from '../../clients/airflowClient.ts';
+import { untilAborted } from '../../clients/lookupCache.ts';
 
 /**
  * sla-timeline: why a table missed its deadline (DESIGN 5), from the catalog, the signals Medic

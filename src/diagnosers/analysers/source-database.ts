@@ -2,6 +2,7 @@ import type { Analyser, AnalyserContext, AnalyserResult, EvidenceEntry, Finding,
 import type { Category } from '../taxonomy.ts';
 import type { TableSource } from '../../catalog/types.ts';
 import { envName } from '../../config.ts';
+import { untilAborted } from '../../clients/lookupCache.ts';
 import {
   describeProbeError, lookupColumn, lookupTable, parseDsn, probeReachable, redactDsn, replicaStatus, UNREACHABLE_CODES,
   type ColumnLookup, type ParsedDsn, type ProbeErrorCode, type ReachableResult, type ReplicaStatus, type TableLookup,
@@ -236,18 +237,6 @@ export function conclude(facts: SourceFacts): { verdict: Verdict | null; finding
   return { verdict: null, findings };
 }
 
-/** Waits for a shared probe, but gives up (without cancelling it) when this caller's signal aborts. */
-function awaitShared<T>(shared: Promise<T>, signal: AbortSignal): Promise<T> {
-  if (signal.aborted) return Promise.reject(signal.reason instanceof Error ? signal.reason : new Error('aborted'));
-  return new Promise<T>((resolve, reject) => {
-    const onAbort = () => reject(signal.reason instanceof Error ? signal.reason : new Error('aborted'));
-    signal.addEventListener('abort', onAbort, { once: true });
-    shared.then(
-      (value) => { signal.removeEventListener('abort', onAbort); resolve(value); },
-      (error: unknown) => { signal.removeEventListener('abort', onAbort); reject(error); },
-    );
-  });
-}
 
 /** The env var that configures a source's DSN: `orders-db` → SOURCE_ORDERS_DB_DSN. */
 export function sourceDsnVariable(sourceName: string): string {
@@ -301,7 +290,7 @@ const sourceDatabase: Analyser = {
     const probe = async <T>(check: string, subject: string | null, load: () => Promise<T>, outcome: (value: T) => string): Promise<T> => {
       const t0 = performance.now();
       try {
-        const value = await awaitShared(helpers.cache.get(`source-database:${check}:${name}${subject === null ? '' : `:${subject}`}`, ttl, load), helpers.abortSignal);
+        const value = await untilAborted(helpers.cache.get(`source-database:${check}:${name}${subject === null ? '' : `:${subject}`}`, ttl, load), helpers.abortSignal);
         checks.push({ check, waited_ms: Math.round(performance.now() - t0), outcome: outcome(value) });
         return value;
       } catch (error) {
