@@ -134,7 +134,7 @@ export async function startDaemon(config: Config, log: Logger): Promise<RunningD
     onSubscriptionPaused: (format) => metrics.webhookSubscriptionsPaused.inc({ format }),
   });
   webhooks.start();
-  const slaMonitor = config.slaMonitor ? startSlaMonitor({ db: database.db, log, schedule: config.slaMonitorSchedule, onEmitted: () => worker.poke() }) : null;
+  const slaMonitor = config.slaMonitor ? startSlaMonitor({ db: database.db, pool: database.pool, log, schedule: config.slaMonitorSchedule, onEmitted: () => worker.poke() }) : null;
   const reconciler = config.reconciler.enabled && config.airflow.size > 0
     ? startReconciler({ database, log, schedule: config.reconciler.schedule, lookbackMs: config.reconciler.lookbackMs, instances: [...config.airflow.keys()], airflow, onCreated: () => worker.poke() })
     : null;

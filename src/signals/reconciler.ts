@@ -5,12 +5,14 @@ import { signals } from '../db/schema.ts';
 import type { AirflowClient, TaskInstance } from '../clients/airflowClient.ts';
 import { tablesForTask } from '../catalog/catalogStore.ts';
 import { normaliseError } from '../errors.ts';
-import { schedulePeriodic } from './periodicJob.ts';
+import { AdvisoryLeadership, schedulePeriodic } from './periodicJob.ts';
 import { normaliseAirflowCallback } from './airflowSignal.ts';
 import { storeSignals, type NewSignal } from './signalStore.ts';
 
-/** Held by the replica reconciling; the others skip that period (DESIGN 3.6, 9). */
+/** Held during a pass, so two passes never overlap (a replica taking over mid-pass). */
 const RECONCILER_LOCK = 7_304_119_003;
+/** Held for as long as the replica reconciling lives: the others never run a period (DESIGN 3.6). */
+const RECONCILER_LEADER_LOCK = 7_304_119_006;
 
 /**
  * Airflow does not call on_failure_callback when a task is SIGKILLed or OOM-killed
@@ -102,5 +104,5 @@ export function startReconciler(options: {
     for (const error of result.errors) log.warn({ error }, 'could not ask Airflow for failed task instances; next period retries');
     for (const s of result.created) log.info({ table: s.table, dag_id: s.pipeline.dag_id, task_id: s.pipeline.task_id, run_id: s.pipeline.run_id }, 'failed task with no callback found: failure signal created');
     if (result.created.length > 0) options.onCreated();
-  });
+  }, new AdvisoryLeadership(options.database.pool, RECONCILER_LEADER_LOCK));
 }

@@ -1,4 +1,5 @@
 import { and, eq, gte, isNotNull, sql } from 'drizzle-orm';
+import type pg from 'pg';
 import type { Logger } from 'pino';
 import type { Db } from '../db/client.ts';
 import { catalogTables, signals } from '../db/schema.ts';
@@ -6,11 +7,13 @@ import type { TableSla } from '../catalog/types.ts';
 import { normaliseSlaMiss, type SlaMissEvent } from './kafkaEvents.ts';
 import { storeSignals, type NewSignal } from './signalStore.ts';
 import { normaliseError } from '../errors.ts';
-import { schedulePeriodic } from './periodicJob.ts';
+import { AdvisoryLeadership, schedulePeriodic } from './periodicJob.ts';
 import { lastPassedDeadline } from '../catalog/slaSchedule.ts';
 
-/** Held (per transaction) by the replica running the check; the others skip that period. */
+/** Held (per transaction) during a check, so two checks never overlap (a replica taking over mid-pass). */
 const SLA_MONITOR_LOCK = 7_304_119_002;
+/** Held for as long as the replica running the monitor lives: the others never run a period (DESIGN 3.5). */
+const SLA_MONITOR_LEADER_LOCK = 7_304_119_005;
 
 export interface SlaCheckResult { checked: number; emitted: NewSignal[]; skipped: boolean }
 
@@ -19,7 +22,8 @@ export interface SlaCheckResult { checked: number; emitted: NewSignal[]; skipped
  * deadline passed with no success since its schedule tick, store an `sla_miss` signal — unless
  * one for that deadline already exists (from an external producer or an earlier pass; the event
  * id `sla-monitor:<table>:<tick>` makes the monitor's own idempotent too). Runs under a
- * transaction-level advisory lock so that one replica does each period's work.
+ * transaction-level advisory lock so that two checks never overlap; which replica runs the
+ * periods is `startSlaMonitor`'s leadership.
  */
 export async function runSlaCheck(db: Db, now: Date, log: Logger): Promise<SlaCheckResult> {
   return db.transaction(async (tx) => {
@@ -68,11 +72,11 @@ export async function runSlaCheck(db: Db, now: Date, log: Logger): Promise<SlaCh
 }
 
 /** Runs `runSlaCheck` on a node-cron schedule (every minute by default); errors are logged, never thrown. */
-export function startSlaMonitor(options: { db: Db; log: Logger; schedule: string; onEmitted: () => void }): { stop(): Promise<void> } {
+export function startSlaMonitor(options: { db: Db; pool: pg.Pool; log: Logger; schedule: string; onEmitted: () => void }): { stop(): Promise<void> } {
   const log = options.log.child({ component: 'sla-monitor' });
   return schedulePeriodic('sla monitor', options.schedule, log, async () => {
     const result = await runSlaCheck(options.db, new Date(), log);
     for (const s of result.emitted) log.info({ table: s.table, expected_by: s.payload.expected_by }, 'SLA missed: sla_miss signal emitted');
     if (result.emitted.length > 0) options.onEmitted();
-  });
+  }, new AdvisoryLeadership(options.pool, SLA_MONITOR_LEADER_LOCK));
 }
