@@ -1,7 +1,9 @@
+import { readFileSync } from 'node:fs';
 import autocannon from 'autocannon';
 import pg from 'pg';
-import { log, round, rssSampler, spawnTsChild, type BenchContext } from '../lib/common.ts';
-import { READER_TOKEN, startBenchDaemon } from '../lib/daemon.ts';
+import { log, pollUntil, round, rssSampler, spawnTsChild, type BenchContext } from '../lib/common.ts';
+import { READER_TOKEN, startBenchDaemon, type BenchDaemon } from '../lib/daemon.ts';
+import { pacedLoad } from '../lib/pacedLoad.ts';
 
 /**
  * Seeds N catalog tables with their health straight in SQL (the API would take minutes for
@@ -54,6 +56,30 @@ export async function seedTables(databaseUrl: string, n: number): Promise<void> 
   }
 }
 
+/** The daemon's table health cache counters, from its /metrics (src/db/healthCache.ts). */
+async function cacheFigures(daemon: BenchDaemon): Promise<{ entries: number; hit: number; miss: number; bypass: number }> {
+  const response = await fetch(`${daemon.url}/metrics`);
+  const text = await response.text();
+  const value = (pattern: RegExp) => Number(pattern.exec(text)?.[1] ?? 0);
+  return {
+    entries: value(/^medic_health_cache_entries (\S+)$/m),
+    hit: value(/^medic_health_cache_reads_total\{result="hit"\} (\S+)$/m),
+    miss: value(/^medic_health_cache_reads_total\{result="miss"\} (\S+)$/m),
+    bypass: value(/^medic_health_cache_reads_total\{result="bypass"\} (\S+)$/m),
+  };
+}
+
+/** CPU time (user + system) a process spends from now on, per request served. */
+function cpuMeter(pid: number) {
+  const cpuMs = () => {
+    // Fields 14 and 15 of /proc/PID/stat, in clock ticks (100 a second on Linux), after the command name.
+    const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
+    return (Number(fields[11]) + Number(fields[12])) * 10;
+  };
+  const start = cpuMs();
+  return { usPer: (requests: number) => ((cpuMs() - start) * 1000) / Math.max(1, requests) };
+}
+
 interface CannonFigures { reqPerS: number; p99: number; p50: number; non2xx: number; errors: number; total: number }
 
 async function cannon(url: string, tables: number, options: { durationS: number; connections: number; overallRate?: number; headers?: Record<string, string> }): Promise<CannonFigures> {
@@ -81,9 +107,10 @@ async function cannon(url: string, tables: number, options: { durationS: number;
 
 /**
  * Scenario 3: GET /v1/tables/{table}/health over N seeded tables with autocannon (50
- * connections): req/s and p99 flat out, and p99 at a fixed 1,000 req/s. Baseline: a bare
- * fastify route returning a constant, same settings. Runs alternate daemon/baseline so drift in
- * the machine's load hits both.
+ * connections): req/s and p99 flat out, and p99 at a fixed 1,000 req/s (paced, bench/lib/
+ * pacedLoad.ts; autocannon's overallRate figures are kept as notes). Baseline: a bare fastify
+ * route returning a constant, same settings. Runs alternate daemon/baseline so drift in the
+ * machine's load hits both.
  */
 export async function runHealth(ctx: BenchContext): Promise<void> {
   const { tables, durationS, warmupS, connections, fixedRate } = ctx.scale.health;
@@ -101,23 +128,48 @@ export async function runHealth(ctx: BenchContext): Promise<void> {
   try {
     const probe = await daemon.call('GET', '/v1/tables/lake.t_10/health', undefined, READER_TOKEN);
     if (probe.status !== 200) throw new Error(`health probe failed: ${probe.status} ${JSON.stringify(probe.body)}`);
+    // The steady state is measured: the daemon fills its table health cache at start (in pages,
+    // in the background); wait for that like for /readyz, and say how long it took.
+    const warmStarted = Date.now();
+    const warmed = await pollUntil(async () => ((await cacheFigures(daemon)).entries >= tables ? true : null), 120_000, 250);
+    ctx.note('health', 'cache_warm_wait_ms', warmed ? Date.now() - warmStarted : 'not warm after 120 s');
     if (warmupS > 0) {
       await cannon(daemon.url, tables, { durationS: warmupS, connections, headers });
       await cannon(baseUrl, tables, { durationS: warmupS, connections });
     }
     log(`health: flat out, ${connections} connections, ${durationS} s each`);
+    const cacheBefore = await cacheFigures(daemon);
+    const medicCpu = cpuMeter(daemon.pid);
     const medic = await cannon(daemon.url, tables, { durationS, connections, headers });
+    const medicCpuUs = medicCpu.usPer(medic.total);
+    const cacheAfter = await cacheFigures(daemon);
+    const bareCpu = cpuMeter(base.child.pid!);
     const bare = await cannon(baseUrl, tables, { durationS, connections });
-    log(`health: fixed ${fixedRate} req/s, ${durationS} s each`);
-    const medicFixed = await cannon(daemon.url, tables, { durationS, connections, overallRate: fixedRate, headers });
-    const bareFixed = await cannon(baseUrl, tables, { durationS, connections, overallRate: fixedRate });
+    const bareCpuUs = bareCpu.usPer(bare.total);
+    log(`health: fixed ${fixedRate} req/s (paced), ${durationS} s each`);
+    const path = () => `/v1/tables/lake.t_${Math.floor(Math.random() * tables)}/health`;
+    const medicFixed = await pacedLoad({ url: daemon.url, rate: fixedRate, durationS, connections, headers, path });
+    const bareFixed = await pacedLoad({ url: baseUrl, rate: fixedRate, durationS, connections, path });
+    log(`health: fixed ${fixedRate} req/s (autocannon overallRate, for comparison with earlier runs), ${durationS} s each`);
+    const medicFixedAc = await cannon(daemon.url, tables, { durationS, connections, overallRate: fixedRate, headers });
+    const bareFixedAc = await cannon(baseUrl, tables, { durationS, connections, overallRate: fixedRate });
     const peak = sampler.stop();
     const basePeak = baseSampler.stop();
 
     ctx.record('health', 'req_per_s', round(medic.reqPerS, 1), 'req/s', round(bare.reqPerS, 1));
     ctx.record('health', 'p99_ms', medic.p99, 'ms', Math.max(0.01, bare.p99));
     ctx.record('health', 'p99_at_fixed_rate_ms', medicFixed.p99, 'ms', Math.max(0.01, bareFixed.p99));
+    // CPU time per request is what the req/s ratio means on a quiet machine; it barely moves when other work shares the cores.
+    ctx.note('health', 'cpu_us_per_request', { daemon: round(medicCpuUs, 1), baseline: round(bareCpuUs, 1), ratio: round(bareCpuUs / medicCpuUs, 3) });
+    ctx.note('health', 'cache_reads_during_flat_out', {
+      hit: cacheAfter.hit - cacheBefore.hit, miss: cacheAfter.miss - cacheBefore.miss, bypass: cacheAfter.bypass - cacheBefore.bypass, entries: cacheAfter.entries,
+    });
+    ctx.note('health', 'daemon_fixed_rate_autocannon', medicFixedAc);
+    ctx.note('health', 'baseline_fixed_rate_autocannon', bareFixedAc);
     if (ctx.wantMemory) ctx.record('memory', 'peak_rss_health_mb', round(peak, 1), 'MB', round(basePeak, 1));
+    // Kept even without --only memory: a read cache must stay within the RSS budget of target 5.
+    ctx.note('health', 'daemon_peak_rss_mb', round(peak, 1));
+    ctx.note('health', 'baseline_peak_rss_mb', round(basePeak, 1));
     ctx.note('health', 'tables', tables);
     ctx.note('health', 'connections', connections);
     ctx.note('health', 'duration_s', durationS);
@@ -128,7 +180,7 @@ export async function runHealth(ctx: BenchContext): Promise<void> {
     ctx.note('health', 'baseline_fixed_rate', bareFixed);
     ctx.note('health', 'token', 'a reader token from api_tokens (what dashboards use), not the in-memory admin token');
     ctx.note('health', 'memory_baseline_is', 'peak RSS of the bare fastify constant-route server during the same runs');
-    for (const [what, figures] of [['daemon', medic], ['daemon fixed', medicFixed]] as const) {
+    for (const [what, figures] of [['daemon', medic], ['daemon fixed', medicFixed], ['daemon fixed (autocannon)', medicFixedAc]] as const) {
       if (figures.non2xx > 0 || figures.errors > 0) log(`health: ${what}: ${figures.non2xx} non-2xx, ${figures.errors} errors/timeouts`);
     }
   } finally {

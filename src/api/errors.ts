@@ -55,8 +55,11 @@ export function errorHandler(error: FastifyError | ApiError, request: FastifyReq
     return;
   }
   // Valid JSON that PostgreSQL cannot store as text (a \u0000, an invalid surrogate): the client's data, not our fault.
-  const pgCode = (error as { code?: unknown }).code ?? ((error as { cause?: { code?: unknown } }).cause?.code);
-  if (pgCode === '22P05' || pgCode === '22021') {
+  const pgError = (error as { cause?: { code?: unknown; message?: unknown } }).cause ?? error;
+  const pgCode = (error as { code?: unknown }).code ?? pgError.code;
+  // A lone surrogate (\ud800) survives JSON.parse but not PostgreSQL's jsonb parser, which calls it a json syntax error.
+  const unstorableJson = pgCode === '22P02' && /invalid input syntax for type json/.test(String(pgError.message));
+  if (pgCode === '22P05' || pgCode === '22021' || unstorableJson) {
     void reply.code(400).send({ error: { code: 'unstorable_text', message: 'the body contains text PostgreSQL cannot store (e.g. a \\u0000 character)' } });
     return;
   }

@@ -1,4 +1,4 @@
-import Fastify, { LogController, type FastifyInstance } from 'fastify';
+import Fastify, { LogController, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
@@ -7,11 +7,14 @@ import YAML from 'yaml';
 import type { Database } from '../db/client.ts';
 import type { Metrics } from '../metrics.ts';
 import { ApiError, errorHandler } from './errors.ts';
+import { restrictDateTimeFormat } from './dateTimeFormat.ts';
 import { createRateLimiter } from './rateLimit.ts';
+import { lazyChildLogger } from './lazyRequestLogger.ts';
 import { roleAllows, type Role, type TokenIdentity, type TokenVerifier } from './tokens.ts';
 import { signalRoutes } from './routes/signalRoutes.ts';
 import { catalogRoutes } from './routes/catalogRoutes.ts';
 import { tableRoutes } from './routes/tableRoutes.ts';
+import { startTableHealthReader } from '../db/healthCache.ts';
 import { rcaRoutes } from './routes/rcaRoutes.ts';
 import { opsRoutes } from './routes/opsRoutes.ts';
 import { deadLetterRoutes } from './routes/deadLetterRoutes.ts';
@@ -19,6 +22,7 @@ import { incidentRoutes } from './routes/incidentRoutes.ts';
 import { webhookRoutes, type WebhookApiSettings } from '../webhooks/webhookRoutes.ts';
 import { uiRoutes } from './routes/uiRoutes.ts';
 import type { EventKind } from '../signals/kafkaEvents.ts';
+import type { SignalIntake } from '../signals/signalStore.ts';
 
 /** What the routes need; passed in, never imported as globals (DESIGN 10.4). */
 export interface ApiDeps {
@@ -30,6 +34,8 @@ export interface ApiDeps {
   platformTeam: string;
   /** Tells the diagnosis worker a signal was stored, so it does not wait for its poll. */
   onSignalStored: () => void;
+  /** The diagnosis worker, which takes new signals it has room for as they are stored (no claim needed). */
+  intake?: SignalIntake;
   /** Tells the resolution worker a job is due now (a one-click retry). */
   onResolutionScheduled: () => void;
   manualRetriesPer10Min: number;
@@ -52,6 +58,14 @@ declare module 'fastify' {
   }
 }
 
+const BEARER = /^Bearer\s+(\S+)$/i;
+
+/**
+ * Routes that change what GET /v1/tables/{table}/health shows in the request's own
+ * transaction (the catalog, one-click actions). Signals do not: their diagnosis comes later.
+ */
+const HEALTH_WRITING_ROUTES = new Set(['/v1/catalog', '/v1/catalog/tables/:table', '/v1/rca/:id/actions/:action']);
+
 export type App = FastifyInstance<any, any, any, Logger, TypeBoxTypeProvider>;
 
 export async function buildServer(deps: ApiDeps): Promise<App> {
@@ -60,9 +74,13 @@ export async function buildServer(deps: ApiDeps): Promise<App> {
     bodyLimit: deps.bodyLimitBytes,
     // One log line per request is written by our onResponse hook, with the caller's token name.
     logController: new LogController({ disableRequestLogging: true }),
-    ajv: { customOptions: { removeAdditional: false, coerceTypes: 'array', useDefaults: true, allErrors: false } },
+    // Each request's child logger is made on its first enabled log line, not for every request.
+    childLoggerFactory: lazyChildLogger,
+    ajv: { customOptions: { removeAdditional: false, coerceTypes: 'array', useDefaults: true, allErrors: false }, onCreate: restrictDateTimeFormat },
     // Route params may be table names with dots and colons; keep them whole.
     routerOptions: { maxParamLength: 300 },
+    // The router's own refusals (a path parameter over 300 characters: 414; a malformed %-escape: 400) get the one error shape too.
+    frameworkErrors: (error, request, reply) => errorHandler(error, request, reply),
   }).withTypeProvider<TypeBoxTypeProvider>();
 
   app.decorateRequest('identity', null);
@@ -79,31 +97,52 @@ export async function buildServer(deps: ApiDeps): Promise<App> {
     void reply.code(404).send({ error: { code: 'not_found', message: `no route ${request.method} ${request.url.split('?')[0]}` } });
   });
 
+  // The hot read of dashboards and incident tools, served from memory and kept correct across
+  // replicas by the change feed (src/db/healthCache.ts); stopped with the server.
+  const healthReader = startTableHealthReader({ pool: deps.database.pool, log: deps.log, registry: deps.metrics.registry });
+  app.addHook('onClose', () => healthReader.stop());
+
   const limiter = createRateLimiter({ perMinute: deps.rateLimitPerMinute, burst: Math.max(10, Math.ceil(deps.rateLimitPerMinute / 6)) });
-  app.addHook('onRequest', async (request, reply) => {
-    const required = request.routeOptions.config.role;
-    if (!required) return;
-    const header = request.headers.authorization;
-    const match = header ? /^Bearer\s+(\S+)$/i.exec(header) : null;
-    if (!match) throw new ApiError(401, 'unauthenticated', 'missing bearer token: send Authorization: Bearer <token>');
-    const identity = await deps.tokens.verify(match[1]!);
-    if (!identity) throw new ApiError(401, 'unauthenticated', 'unknown or revoked token');
-    if (!roleAllows(identity.role, required)) throw new ApiError(403, 'forbidden', `this route needs the ${required} role; the token "${identity.name}" has ${identity.role}`);
+  /** The caller may proceed (undefined) or not (the error to answer with). */
+  const admit = (request: FastifyRequest, reply: FastifyReply, identity: TokenIdentity | null, required: Role): ApiError | undefined => {
+    if (!identity) return new ApiError(401, 'unauthenticated', 'unknown or revoked token');
+    if (!roleAllows(identity.role, required)) return new ApiError(403, 'forbidden', `this route needs the ${required} role; the token "${identity.name}" has ${identity.role}`);
     const waitS = limiter.take(identity.name);
     if (waitS > 0) {
       void reply.header('retry-after', String(waitS));
-      throw new ApiError(429, 'rate_limited', `token "${identity.name}" is over its limit of ${deps.rateLimitPerMinute} requests a minute (MEDIC_RATE_LIMIT_PER_MIN); retry in ${waitS} s`);
+      return new ApiError(429, 'rate_limited', `token "${identity.name}" is over its limit of ${deps.rateLimitPerMinute} requests a minute (MEDIC_RATE_LIMIT_PER_MIN); retry in ${waitS} s`);
     }
     request.identity = identity;
+    return undefined;
+  };
+  // Callback-style hooks: a token verified in the last few seconds is admitted without a promise
+  // or a database round trip; this runs on every API request (issue 9, scenario 3).
+  app.addHook('onRequest', (request, reply, done) => {
+    const { config, url } = request.routeOptions;
+    // Read-your-writes: this process's health reads go to PostgreSQL until the feed has seen this change.
+    if (request.method !== 'GET' && url !== undefined && HEALTH_WRITING_ROUTES.has(url)) {
+      const ended = healthReader.localWriteStarted();
+      reply.raw.once('finish', ended).once('close', ended);
+    }
+    const required = config.role;
+    if (!required) return done();
+    const header = request.headers.authorization;
+    const match = header ? BEARER.exec(header) : null;
+    if (!match) return done(new ApiError(401, 'unauthenticated', 'missing bearer token: send Authorization: Bearer <token>'));
+    const token = match[1]!;
+    const known = deps.tokens.verifyFromMemory(token);
+    if (known) return done(admit(request, reply, known, required));
+    deps.tokens.verify(token).then((identity) => done(admit(request, reply, identity, required)), done);
   });
 
-  app.addHook('onResponse', async (request, reply) => {
+  app.addHook('onResponse', (request, reply, done) => {
     const route = request.routeOptions.url ?? 'unmatched';
     deps.metrics.httpRequests.inc({ method: request.method, route, status: String(reply.statusCode) });
     const level = reply.statusCode >= 500 ? 'error' : reply.statusCode >= 400 ? 'warn' : 'info';
-    if (route !== '/healthz' && route !== '/readyz' && route !== '/metrics') {
+    if (route !== '/healthz' && route !== '/readyz' && route !== '/metrics' && deps.log.isLevelEnabled(level)) {
       request.log[level]({ method: request.method, url: request.url, status: reply.statusCode, ms: Math.round(reply.elapsedTime), who: request.identity?.name }, 'request');
     }
+    done();
   });
 
   await app.register(swagger, {
@@ -127,7 +166,7 @@ export async function buildServer(deps: ApiDeps): Promise<App> {
   await app.register(opsRoutes(deps));
   await app.register(signalRoutes(deps));
   await app.register(catalogRoutes(deps));
-  await app.register(tableRoutes(deps));
+  await app.register(tableRoutes(deps, healthReader));
   await app.register(rcaRoutes(deps));
   await app.register(deadLetterRoutes(deps));
   await app.register(incidentRoutes(deps));

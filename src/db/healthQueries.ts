@@ -93,6 +93,84 @@ export async function listTableHealth(db: Db, filters: TableFilters, limit: numb
   return keysetPage(rows, limit, tableHealthView, (r) => ({ at: r.health.since, id: r.health.tableName }));
 }
 
+/**
+ * The health view in plain SQL, prepared once per connection (the hot path behind
+ * GET /v1/tables/{table}/health: no query building, no re-planning), for the table names of
+ * `keys` (a subquery with a `name` column). Keying on the name makes "onboarded but never
+ * heard of" the same query: DESIGN 6 calls that `unknown`, since the catalog entry last changed.
+ * Only the columns the view shows.
+ */
+const healthViewSql = (keys: string) => `
+  SELECT k.name, h.status, h.since, h.last_checked_at,
+    c.name AS c_name, c.owner AS c_owner, c.tier AS c_tier, c.updated_at AS c_updated_at,
+    r.id AS r_id, r.status AS r_status, r.category AS r_category, r.summary AS r_summary,
+    r.assignee_team AS r_assignee_team, r.assignee_role AS r_assignee_role, r.assignee_reason AS r_assignee_reason,
+    j.resolver AS j_resolver, j.state AS j_state, j.attempts AS j_attempts, j.max_attempts AS j_max_attempts,
+    j.run_at AS j_run_at, j.last_error AS j_last_error
+  FROM (${keys}) k
+  LEFT JOIN table_health h ON h.table_name = k.name
+  LEFT JOIN catalog_tables c ON c.name = k.name
+  LEFT JOIN rca_records r ON r.id = h.rca_id
+  LEFT JOIN resolution_jobs j ON j.rca_id = h.rca_id`;
+
+const ONE_TABLE_SQL = healthViewSql('SELECT $1::text AS name');
+
+/** Tables with a health row or a catalog entry, by name after $1, $2 of them (keyset pages for warming a cache). */
+const PAGE_SQL = `${healthViewSql(`
+  SELECT name FROM (
+    (SELECT table_name AS name FROM table_health WHERE table_name > $1 ORDER BY table_name LIMIT $2)
+    UNION
+    (SELECT name FROM catalog_tables WHERE name > $1 ORDER BY name LIMIT $2)
+  ) u ORDER BY name LIMIT $2`)}
+  ORDER BY k.name`;
+
+/** What healthViewSql returns (pg parses timestamptz to Date, integers to number). */
+interface HealthViewSqlRow {
+  name: string; status: string | null; since: Date | null; last_checked_at: Date | null;
+  c_name: string | null; c_owner: string | null; c_tier: number | null; c_updated_at: Date | null;
+  r_id: string | null; r_status: string | null; r_category: string | null; r_summary: string | null;
+  r_assignee_team: string | null; r_assignee_role: string | null; r_assignee_reason: string | null;
+  j_resolver: string | null; j_state: string | null; j_attempts: number | null; j_max_attempts: number | null;
+  j_run_at: Date | null; j_last_error: string | null;
+}
+
+/** Anything that runs a query: the pool, or a client of it. */
+export interface SqlRunner { query<R extends object>(config: { name: string; text: string; values: unknown[] }): Promise<{ rows: R[] }> }
+
+/** The view of one row of healthViewSql, or null when the table has neither health nor a catalog entry. */
+function viewOfSqlRow(row: HealthViewSqlRow): TableHealthView | null {
+  if (row.status === null && row.c_name === null) return null;
+  // Fields the view does not show are left as a missing row would have them.
+  const catalog = row.c_name === null ? null : { name: row.c_name, owner: row.c_owner, tier: row.c_tier, updatedAt: row.c_updated_at! } as typeof catalogTables.$inferSelect;
+  if (row.status === null) {
+    return tableHealthView({ health: { tableName: row.name, status: 'unknown', since: catalog!.updatedAt, lastCheckedAt: catalog!.updatedAt, rcaId: null, lastSuccessAt: null }, catalog, rca: null, job: null });
+  }
+  const rca: HealthRca | null = row.r_id === null ? null : {
+    id: row.r_id, status: row.r_status!, category: row.r_category!, summary: row.r_summary!,
+    assigneeTeam: row.r_assignee_team, assigneeRole: row.r_assignee_role!, assigneeReason: row.r_assignee_reason!,
+  };
+  const job = row.j_state === null ? null : {
+    resolver: row.j_resolver!, state: row.j_state, attempts: row.j_attempts!, maxAttempts: row.j_max_attempts!, runAt: row.j_run_at!, lastError: row.j_last_error,
+  } as JobRow;
+  return tableHealthView({ health: { tableName: row.name, status: row.status, since: row.since!, lastCheckedAt: row.last_checked_at!, rcaId: rca?.id ?? null, lastSuccessAt: null }, catalog, rca, job });
+}
+
+/** One table's health in one round trip, or null when no signal has mentioned it and it is not in the catalog. */
+export async function readTableHealth(runner: SqlRunner, table: string): Promise<TableHealthView | null> {
+  const { rows: [row] } = await runner.query<HealthViewSqlRow>({ name: 'medic_table_health', text: ONE_TABLE_SQL, values: [table] });
+  return row ? viewOfSqlRow(row) : null;
+}
+
+/** Up to `limit` tables' health, by name after `after` ('' for the first page). */
+export async function readTableHealthPage(runner: SqlRunner, after: string, limit: number): Promise<TableHealthView[]> {
+  const { rows } = await runner.query<HealthViewSqlRow>({ name: 'medic_table_health_page', text: PAGE_SQL, values: [after, limit] });
+  return rows.map((row) => viewOfSqlRow(row)!);
+}
+
+/**
+ * The same view through drizzle, in two queries: kept as the reference readTableHealth is
+ * tested against (test/healthCache.test.ts) and for bench/tools/healthQueryCost.ts.
+ */
 export async function getTableHealth(db: Db, table: string): Promise<TableHealthView | null> {
   const [row] = await healthSelect(db).where(eq(tableHealth.tableName, table));
   if (row) return tableHealthView(row);

@@ -1,8 +1,10 @@
-import type { FastifyPluginAsync } from 'fastify';
+import type { FastifyPluginAsync, FastifyReply } from 'fastify';
 import { Type } from '@sinclair/typebox';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import { TableName } from '../../catalog/catalogSchema.ts';
-import { decodeCursor, getTableHealth, listTableHealth, tableHistory } from '../../db/healthQueries.ts';
+import { listTableHealth, tableHistory } from '../../db/healthQueries.ts';
+import type { TableHealthReader } from '../../db/healthCache.ts';
+import { parseCursor } from '../cursor.ts';
 import { ApiError } from '../errors.ts';
 import { CategorySchema, CursorQuery, errorResponses, HealthStatusSchema, LimitQuery, listOf, TableHealthSchema } from '../schemas.ts';
 import type { ApiDeps } from '../server.ts';
@@ -12,15 +14,16 @@ const HealthEventSchema = Type.Object({
   rca_id: Type.Union([Type.String(), Type.Null()]), signal_id: Type.Union([Type.String(), Type.Null()]), reason: Type.String(), at: Type.String({ format: 'date-time' }),
 });
 
-export function parseCursor(cursor: string | undefined) {
-  if (cursor === undefined) return null;
-  const decoded = decodeCursor(cursor);
-  if (!decoded) throw new ApiError(400, 'invalid_request', 'querystring.cursor is not a cursor this API returned', 'querystring.cursor');
-  return decoded;
+/**
+ * Sends a body serialised already, with the same fields as the route's response schema:
+ * fastify sends a JSON string as it is. (The typed reply only accepts the schema's object.)
+ */
+function sendSerialised(reply: FastifyReply, json: string): FastifyReply {
+  return reply.type('application/json; charset=utf-8').send(json);
 }
 
 /** Per-table health for incident tools and dashboards (DESIGN 8). */
-export const tableRoutes = (deps: ApiDeps): FastifyPluginAsync => async (fastify) => {
+export const tableRoutes = (deps: ApiDeps, healthReader: TableHealthReader): FastifyPluginAsync => async (fastify) => {
   const app = fastify.withTypeProvider<TypeBoxTypeProvider>();
   const { db } = deps.database;
 
@@ -43,10 +46,10 @@ export const tableRoutes = (deps: ApiDeps): FastifyPluginAsync => async (fastify
   app.get('/v1/tables/:table/health', {
     config: { role: 'reader' },
     schema: { tags: ['health'], summary: 'One table\'s health', params: Type.Object({ table: TableName }), response: { 200: TableHealthSchema, ...errorResponses } },
-  }, async (request) => {
-    const health = await getTableHealth(db, request.params.table);
-    if (!health) throw new ApiError(404, 'not_found', `no signal has mentioned ${request.params.table} and it is not in the catalog`);
-    return health;
+  }, async (request, reply) => {
+    const json = await healthReader.read(request.params.table);
+    if (json === null) throw new ApiError(404, 'not_found', `no signal has mentioned ${request.params.table} and it is not in the catalog`);
+    return sendSerialised(reply as unknown as FastifyReply, json);
   });
 
   app.get('/v1/tables/:table/history', {
@@ -56,5 +59,5 @@ export const tableRoutes = (deps: ApiDeps): FastifyPluginAsync => async (fastify
       querystring: Type.Object({ cursor: CursorQuery, limit: LimitQuery }, { additionalProperties: false }),
       response: { 200: listOf(HealthEventSchema), ...errorResponses },
     },
-  }, async (request) => tableHistory(db, request.params.table, request.query.limit ?? 100, parseCursor(request.query.cursor)));
+  }, async (request) => tableHistory(db, request.params.table, request.query.limit ?? 100, parseCursor(request.query.cursor, 'integer')));
 };
