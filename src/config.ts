@@ -35,6 +35,8 @@ export interface Config {
   diagnosisLeaseSeconds: number;
   /** How often the worker looks for undiagnosed signals written by other processes or before a restart. */
   diagnosisPollMs: number;
+  /** Most diagnoses written in one transaction (group commit). Default 250. */
+  diagnosisWriteBatch: number;
   /** Per-analyser time budget. */
   analyserTimeoutMs: number;
   /** Replica lag above which a source counts as lagging (catalog `max_replica_lag_s` wins). */
@@ -215,6 +217,7 @@ export function loadConfig(env: Env = process.env, cwd: string = process.cwd()):
     diagnosisConcurrency: intVar(env, 'MEDIC_DIAGNOSIS_CONCURRENCY', 256, 1, 10_000, problems),
     diagnosisLeaseSeconds: intVar(env, 'MEDIC_DIAGNOSIS_LEASE_S', 120, 1, 86_400, problems),
     diagnosisPollMs: intVar(env, 'MEDIC_DIAGNOSIS_POLL_MS', 1000, 10, 60_000, problems),
+    diagnosisWriteBatch: intVar(env, 'MEDIC_DIAGNOSIS_WRITE_BATCH', 250, 1, 5000, problems),
     analyserTimeoutMs: intVar(env, 'MEDIC_ANALYSER_TIMEOUT_MS', 10_000, 10, 600_000, problems),
     replicaLagThresholdS: intVar(env, 'MEDIC_REPLICA_LAG_THRESHOLD_S', 300, 1, 86_400, problems),
     lookupTtlMs: intVar(env, 'MEDIC_LOOKUP_TTL_MS', 30_000, 0, 3_600_000, problems),
@@ -327,6 +330,7 @@ export const CONFIG_HELP = `Environment:
   MEDIC_DIAGNOSIS_CONCURRENCY  parallel diagnoses (default 256)
   MEDIC_DIAGNOSIS_LEASE_S      seconds a claimed signal stays reserved before another process may take it (default 120)
   MEDIC_DIAGNOSIS_POLL_MS      how often to look for undiagnosed signals (default 1000)
+  MEDIC_DIAGNOSIS_WRITE_BATCH  most diagnoses written in one transaction; they wait for the commit in progress (default 250)
   MEDIC_ANALYSER_TIMEOUT_MS    time budget per analyser (default 10000)
   MEDIC_REPLICA_LAG_THRESHOLD_S  replica lag counted as lagging when the catalog sets none (default 300)
   MEDIC_LOOKUP_TTL_MS          how long an external look-up (probe, Airflow call) is shared (default 30000)

@@ -1,6 +1,7 @@
 import type { Logger } from 'pino';
 import { DEFAULT_TOPICS, envName, type Config } from './config.ts';
 import { postgresSignalHistory } from './db/signalHistory.ts';
+import { batchedSignalHistory } from './db/batchedSignalHistory.ts';
 import { createLookupCache } from './clients/lookupCache.ts';
 import { createAirflowClients } from './clients/airflowClient.ts';
 import { openDatabase, type Database } from './db/client.ts';
@@ -82,11 +83,13 @@ export async function startDaemon(config: Config, log: Logger): Promise<RunningD
     concurrency: config.diagnosisConcurrency,
     leaseSeconds: config.diagnosisLeaseSeconds,
     pollMs: config.diagnosisPollMs,
+    writeBatch: config.diagnosisWriteBatch,
     analyserTimeoutMs: config.analyserTimeoutMs,
     platformTeam: config.platformTeam,
     resolverSettings: resolverSettings(config),
     shared: {
-      history,
+      // Concurrent diagnoses read history in one statement per turn of the event loop.
+      history: batchedSignalHistory(database.db),
       cache: createLookupCache(),
       airflow,
       sourceDsn,
@@ -101,6 +104,7 @@ export async function startDaemon(config: Config, log: Logger): Promise<RunningD
     bodyLimitBytes: config.bodyLimitBytes,
     platformTeam: config.platformTeam,
     onSignalStored: () => worker.poke(),
+    intake: worker,
     onResolutionScheduled: () => { void resolution.tick(); },
     manualRetriesPer10Min: config.resolver.manualRetriesPer10Min,
     rateLimitPerMinute: config.rateLimitPerMinute,
@@ -112,7 +116,7 @@ export async function startDaemon(config: Config, log: Logger): Promise<RunningD
   const address = app.server.address();
   const port = typeof address === 'object' && address ? address.port : config.port;
   worker.start();
-  const kafka = config.kafka ? new KafkaSignalConsumer({ config: config.kafka, database, log, metrics, onSignalStored: () => worker.poke() }) : null;
+  const kafka = config.kafka ? new KafkaSignalConsumer({ config: config.kafka, database, log, metrics, onSignalStored: () => worker.poke(), intake: worker }) : null;
   // The broker may be down at start: the daemon serves HTTP meanwhile and the consumer keeps trying.
   if (kafka) void startKafkaWithRetry(kafka, log);
   const resolution = new ResolutionWorker({

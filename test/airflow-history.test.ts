@@ -539,6 +539,12 @@ describe('airflow-history', () => {
   });
 
   it('50 concurrent failures of one DAG through one shared cache ask each path at most twice', async () => {
+    // The previous case's analyser stopped at its first error; its other requests may still be
+    // arriving. Count from when the fake has been quiet for a moment.
+    for (let before = -1; before !== fake.seen.length;) {
+      before = fake.seen.length;
+      await new Promise((r) => setTimeout(r, 50));
+    }
     fake.scenario = { tries: [{ state: 'failed', queued_s: 1200 }] };
     fake.seen = [];
     const tokensBefore = fake.tokens;

@@ -24,6 +24,16 @@ describe('lookup cache', () => {
     expect(loads).toBe(2);
   });
 
+  it('lets expired answers go as new keys arrive, long before the bound is reached', async () => {
+    let t = 0;
+    const cache = createLookupCache({ now: () => t });
+    for (let i = 0; i < 100; i++) await cache.get(`run-${i}`, 10, async () => i);
+    expect(cache.size()).toBe(100);
+    t = 11; // every one of them has expired
+    await cache.get('fresh', 10, async () => 'x');
+    expect(cache.size()).toBe(1);
+  });
+
   it('stays bounded: expired entries go first, then the oldest', async () => {
     let t = 0;
     const cache = createLookupCache({ maxEntries: 3, now: () => t });

@@ -127,6 +127,26 @@ export function rssSampler(pid: number, everyMs = 100) {
   };
 }
 
+/**
+ * CPU time (user + system, ms) a live process has used so far, from /proc/<pid>/stat; null when
+ * unreadable. CPU per signal is the figure that survives a busy machine: wall-clock rates fall
+ * when other work shares the cores, the work done per signal does not.
+ */
+export function cpuTimeMs(pid: number): number | null {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    // Fields after the parenthesised command name (which may itself contain spaces).
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    const ticks = Number(fields[11]) + Number(fields[12]); // utime, stime (fields 14 and 15 of proc(5))
+    return Number.isFinite(ticks) ? ticks * (1000 / CLOCK_TICKS_PER_S) : null;
+  } catch {
+    return null;
+  }
+}
+
+/** USER_HZ: 100 on every Linux this runs on (getconf CLK_TCK). */
+const CLOCK_TICKS_PER_S = 100;
+
 /** Every child process the bench started and that has not exited yet: the last line of cleanup. */
 const liveChildren = new Set<ChildProcess>();
 

@@ -1,5 +1,5 @@
 import pg from 'pg';
-import { log, percentile, pollUntil, round, rssSampler, spawnTsChild, type BenchContext } from '../lib/common.ts';
+import { cpuTimeMs, log, percentile, pollUntil, round, rssSampler, spawnTsChild, type BenchContext } from '../lib/common.ts';
 import { httpClient, ok, runBounded, type LoadResult } from '../lib/loadgen.ts';
 import { startAirflowStub } from '../lib/airflowStub.ts';
 import { INGEST_TOKEN, startBenchDaemon } from '../lib/daemon.ts';
@@ -42,7 +42,9 @@ export async function runIngest(ctx: BenchContext): Promise<void> {
   const baseClient = httpClient(`http://127.0.0.1:${base.ready.port}`, concurrency);
   await runBounded(warmup, concurrency, 30_000, (i) => baseClient.post('/v1/signals/airflow', warmBodies[i]!, headers));
   log(`ingest: baseline, ${n} POSTs, ${concurrency} in flight`);
+  const baseCpuBefore = cpuTimeMs(base.child.pid!);
   const baseLoad = await runBounded(n, concurrency, loadDeadlineMs, (i) => baseClient.post('/v1/signals/airflow', bodies[i]!, headers));
+  const baseCpuMs = (cpuTimeMs(base.child.pid!) ?? NaN) - (baseCpuBefore ?? NaN);
   const baseRss = baseSampler.stop();
   baseClient.close();
   undeferBase();
@@ -74,6 +76,7 @@ export async function runIngest(ctx: BenchContext): Promise<void> {
     await pollUntil(async () => Number((await db.query(`SELECT count(*) AS c FROM rca_records WHERE table_name LIKE 'lake.warm\\_%'`)).rows[0].c) >= warmup, 60_000, 200);
 
     log(`ingest: daemon, ${n} POSTs from ${pipelines} pipelines, ${concurrency} in flight`);
+    const cpuBefore = cpuTimeMs(daemon.pid);
     const load = await runBounded(n, concurrency, loadDeadlineMs, (i) => client.post('/v1/signals/airflow', bodies[i]!, headers));
     client.close();
     checkLoad('daemon', load, n);
@@ -83,6 +86,7 @@ export async function runIngest(ctx: BenchContext): Promise<void> {
     const countRcas = async () => Number((await db.query(`SELECT count(*) AS c FROM rca_records WHERE table_name LIKE 'lake.bench\\_%'`)).rows[0].c);
     const drained = await pollUntil(async () => (await countRcas()) >= accepted, drainTimeoutMs, 250);
     const peak = sampler.stop();
+    const daemonCpuMs = (cpuTimeMs(daemon.pid) ?? NaN) - (cpuBefore ?? NaN);
     const stats = (await db.query(`
       SELECT count(*)::int AS n,
         percentile_cont(ARRAY[0.5, 0.95, 0.99]) WITHIN GROUP (ORDER BY extract(epoch FROM r.created_at - s.received_at) * 1000) AS pct,
@@ -118,6 +122,11 @@ export async function runIngest(ctx: BenchContext): Promise<void> {
     ctx.note('ingest', 'daemon_post_ms', Math.round(load.elapsedMs));
     ctx.note('ingest', 'baseline_post_ms', Math.round(baseLoad.elapsedMs));
     ctx.note('ingest', 'diagnosed', diagnosed);
+    // Load-independent cost: the daemon's CPU from the first POST to the last RCA, per signal
+    // (intake and diagnosis), next to the bare handler's CPU per POST.
+    ctx.note('ingest', 'daemon_cpu_ms_per_signal', round(daemonCpuMs / Math.max(1, diagnosed), 3));
+    ctx.note('ingest', 'baseline_cpu_ms_per_signal', round(baseCpuMs / Math.max(1, ok(baseLoad)), 3));
+    ctx.note('ingest', 'daemon_peak_rss_mb', round(peak, 1));
     ctx.note('ingest', 'all_diagnosed', Boolean(drained));
     ctx.note('ingest', 'first_post_to_last_rca_ms', Math.round(rcaWindowMs));
     ctx.note('ingest', 'categories', Object.fromEntries(categories.map((r) => [r.category, r.n])));

@@ -116,23 +116,46 @@ export async function tablesForTask(db: Queryable, dagId: string, taskId: string
 
 /** Everything an analyser may need to know from the catalog about one table. */
 export async function loadCatalogView(db: Queryable, tableName: string, fallbackPlatformTeam: string): Promise<CatalogView> {
-  const table = await getTable(db, tableName);
-  const upstreamNames = table?.upstream ?? [];
-  const upstreamRows = upstreamNames.length > 0
-    ? await db.select().from(catalogTables).where(inArray(catalogTables.name, upstreamNames))
-    : [];
-  const owners = new Set<string>();
-  for (const t of [table, ...upstreamRows.map(toCatalogTable)]) {
-    if (t?.owner) owners.add(t.owner);
-    if (t?.source?.owner) owners.add(t.source.owner);
+  const [view] = await loadCatalogViews(db, [tableName], fallbackPlatformTeam);
+  return view!;
+}
+
+/**
+ * The catalog views of several tables, one per name in order, in at most three queries however
+ * many tables: the diagnosis worker loads the views of a claimed batch together.
+ */
+export async function loadCatalogViews(db: Queryable, tableNames: string[], fallbackPlatformTeam: string): Promise<CatalogView[]> {
+  const known = new Map<string, CatalogTable>();
+  const names = [...new Set(tableNames)];
+  for (const row of await db.select().from(catalogTables).where(inArray(catalogTables.name, names))) known.set(row.name, toCatalogTable(row));
+  const upstreamNames = new Set<string>();
+  for (const name of names) for (const u of known.get(name)?.upstream ?? []) if (!known.has(u)) upstreamNames.add(u);
+  if (upstreamNames.size > 0) {
+    for (const row of await db.select().from(catalogTables).where(inArray(catalogTables.name, [...upstreamNames]))) known.set(row.name, toCatalogTable(row));
   }
+  const views = names.map((name) => {
+    const table = known.get(name) ?? null;
+    const upstream = [...new Set(table?.upstream ?? [])].map((u) => known.get(u)).filter((u): u is CatalogTable => u !== undefined);
+    const owners = new Set<string>();
+    for (const t of [table, ...upstream]) {
+      if (t?.owner) owners.add(t.owner);
+      if (t?.source?.owner) owners.add(t.source.owner);
+    }
+    return { name, table, upstream, owners };
+  });
+  const allOwners = new Set(views.flatMap((v) => [...v.owners]));
   const teamRows = await db.select().from(teams)
-    .where(owners.size > 0 ? or(inArray(teams.name, [...owners]), eq(teams.platform, true)) : eq(teams.platform, true));
-  const teamMap = new Map<string, Team>();
-  let platformTeam = fallbackPlatformTeam;
-  for (const row of teamRows) {
-    teamMap.set(row.name, { name: row.name, slack: row.slack, pagerduty_routing_key: row.pagerdutyRoutingKey, platform: row.platform });
-    if (row.platform) platformTeam = row.name;
-  }
-  return { table, teams: teamMap, upstream: upstreamRows.map(toCatalogTable), platformTeam };
+    .where(allOwners.size > 0 ? or(inArray(teams.name, [...allOwners]), eq(teams.platform, true)) : eq(teams.platform, true));
+  const byName = new Map(views.map((v) => {
+    // Each view keeps only its own owners' teams and the platform team(s), as if loaded alone.
+    const teamMap = new Map<string, Team>();
+    let platformTeam = fallbackPlatformTeam;
+    for (const row of teamRows) {
+      if (!row.platform && !v.owners.has(row.name)) continue;
+      teamMap.set(row.name, { name: row.name, slack: row.slack, pagerduty_routing_key: row.pagerdutyRoutingKey, platform: row.platform });
+      if (row.platform) platformTeam = row.name;
+    }
+    return [v.name, { table: v.table, teams: teamMap, upstream: v.upstream, platformTeam } satisfies CatalogView];
+  }));
+  return tableNames.map((name) => byName.get(name)!);
 }

@@ -1,6 +1,7 @@
 import type { Logger } from 'pino';
 import { envName, type AirflowInstanceConfig, type Config } from '../config.ts';
 import type { LookupCache } from './lookupCache.ts';
+import { createHttpExchange } from './httpExchange.ts';
 
 /**
  * Airflow REST API client (DESIGN 2, 5, 7): what the analysers ask (task tries, run history,
@@ -139,6 +140,8 @@ export interface HttpAirflowClientOptions {
 }
 
 const DEFAULT_TIMEOUT_MS = 10_000;
+/** Connections kept to one Airflow at most; more concurrent requests wait for a free one. */
+const MAX_SOCKETS = 128;
 /** Airflow's default `maximum_page_limit` is 100: a larger limit would be cut silently. */
 const PAGE_LIMIT = 100;
 /** A run with more task instances than this is not walked further (a mapped task over 1000s of items). */
@@ -262,6 +265,8 @@ export class HttpAirflowClient implements AirflowClient {
   #version: Promise<AirflowApiVersion> | null = null;
   /** The JWT (Airflow 3), shared by concurrent requests; dropped on a 401. */
   #token: Promise<string> | null = null;
+  /** node:http over a bounded keep-alive pool (see httpExchange.ts for why not fetch). */
+  readonly #http = createHttpExchange({ maxSockets: MAX_SOCKETS });
 
   constructor(config: AirflowInstanceConfig, options: HttpAirflowClientOptions = {}) {
     this.name = config.name;
@@ -482,10 +487,9 @@ export class HttpAirflowClient implements AirflowClient {
     const started = performance.now();
     const label = `airflow ${this.name}: ${method} ${path}`;
     try {
-      const response = await fetch(url, { method, headers, signal, body: options.body === undefined ? undefined : JSON.stringify(options.body) });
-      const text = await response.text();
+      const response = await this.#http(url, { method, headers, signal, body: options.body === undefined ? undefined : JSON.stringify(options.body) });
       this.#log?.debug({ method, path, status: response.status, ms: Math.round(performance.now() - started) }, 'airflow request');
-      return { status: response.status, text };
+      return response;
     } catch (thrown) {
       this.#log?.debug({ method, path, ms: Math.round(performance.now() - started) }, 'airflow request failed');
       if (timeout.aborted) throw new Error(`${label} → timed out after ${this.#timeoutMs} ms`, { cause: thrown });

@@ -22,6 +22,14 @@ export function createLookupCache(options: { maxEntries?: number; now?: () => nu
       const hit = entries.get(key);
       if (hit && hit.expiresAt > t) return hit.promise as Promise<T>;
       if (hit) entries.delete(key);
+      // Expired answers are dropped as they age out, not only when the map is full: most keys
+      // (one per failing run) are never asked again, and holding each for the life of the
+      // process grew the daemon's heap by hundreds of MB. Insertion order is roughly expiry
+      // order, so the sweep stops at the first live entry: amortised O(1) per insert.
+      for (const [k, e] of entries) {
+        if (e.expiresAt > t) break;
+        entries.delete(k);
+      }
       // Bounded: drop what has expired, then, if still full, the oldest insertions (Map keeps insertion order).
       if (entries.size >= maxEntries) {
         for (const [k, e] of entries) if (e.expiresAt <= t) entries.delete(k);

@@ -27,3 +27,33 @@ export function openDatabase(url: string, options: { max?: number; onError?: (er
   const db = drizzle(pool, { schema });
   return { pool, db, close: () => pool.end() };
 }
+
+/**
+ * Runs `work` in a transaction on one pooled connection and gives the connection back whatever
+ * fails. drizzle's `db.transaction` (0.45) sends BEGIN outside its try/finally: when BEGIN
+ * itself fails — the database restarting under a busy daemon — the connection is never
+ * released, and `pool.end()` at shutdown waits for it forever. A connection whose ROLLBACK
+ * failed is broken and is dropped, not reused.
+ */
+export async function inTransaction<T>(pool: pg.Pool, work: (tx: Db) => Promise<T>): Promise<T> {
+  const client = await pool.connect();
+  let broken: Error | undefined;
+  try {
+    await client.query('BEGIN');
+  } catch (error) {
+    client.release(error instanceof Error ? error : new Error(String(error)));
+    throw error;
+  }
+  try {
+    const result = await work(drizzle(client, { schema }));
+    await client.query('COMMIT');
+    return result;
+  } catch (error) {
+    await client.query('ROLLBACK').catch((rollbackError: unknown) => {
+      broken = rollbackError instanceof Error ? rollbackError : new Error(String(rollbackError));
+    });
+    throw error;
+  } finally {
+    client.release(broken);
+  }
+}

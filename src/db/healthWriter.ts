@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { and, eq, inArray, lte, sql } from 'drizzle-orm';
-import type { Db, Tx } from './client.ts';
+import { inTransaction, type Database, type Db, type Queryable } from './client.ts';
 import { healthEvents, rcaRecords, resolutionJobs, signals, tableHealth } from './schema.ts';
 import type { PlannedResolution } from '../resolvers/engine/planResolution.ts';
 import type { Signal } from '../signals/types.ts';
@@ -20,7 +20,7 @@ export type WriteOutcome =
  * Marks the signal diagnosed, unless some other process already did: the guard that makes
  * diagnosis exactly-once even when a lease ran out and two processes worked on one signal.
  */
-async function claimDiagnosed(tx: Tx, signalId: string): Promise<boolean> {
+async function claimDiagnosed(tx: Queryable, signalId: string): Promise<boolean> {
   const rows = await tx.update(signals)
     .set({ diagnosedAt: new Date(), claimedBy: null, claimedUntil: null, lastError: null })
     .where(and(eq(signals.id, signalId), sql`${signals.diagnosedAt} IS NULL`))
@@ -29,13 +29,13 @@ async function claimDiagnosed(tx: Tx, signalId: string): Promise<boolean> {
 }
 
 /** The table's health row, created as `unknown` when first heard of, locked for this transaction. */
-async function lockHealth(tx: Tx, table: string, now: Date) {
+async function lockHealth(tx: Queryable, table: string, now: Date) {
   await tx.insert(tableHealth).values({ tableName: table, status: 'unknown', since: now, lastCheckedAt: now }).onConflictDoNothing();
   const [row] = await tx.select().from(tableHealth).where(eq(tableHealth.tableName, table)).for('update');
   return row!;
 }
 
-async function setHealth(tx: Tx, table: string, current: { status: string; since: Date }, next: { status: HealthStatus; rcaId: string | null; lastSuccessAt?: Date; signalId: string; reason: string }, now: Date) {
+async function setHealth(tx: Queryable, table: string, current: { status: string; since: Date }, next: { status: HealthStatus; rcaId: string | null; lastSuccessAt?: Date; signalId: string; reason: string }, now: Date) {
   const changed = current.status !== next.status;
   await tx.update(tableHealth).set({
     status: next.status,
@@ -50,49 +50,190 @@ async function setHealth(tx: Tx, table: string, current: { status: string; since
 }
 
 /**
+ * The batch form of {@link claimDiagnosed}: marks the signals diagnosed, except those another
+ * process already did. Rows are locked in id order, so two processes claiming overlapping
+ * batches (after a lease ran out) wait for each other rather than deadlock; the check runs on
+ * the locked, newest version of each row.
+ *
+ * "Not diagnosed yet" is spelt with coalesce on purpose: as `diagnosed_at IS NULL` it matches
+ * the predicate of signals_undiagnosed_idx, and with the statistics a surge leaves stale the
+ * planner intersects the ids with a scan of that whole index (measured 47 ms for 250 signals
+ * with 30,000 waiting, 4 ms through the primary key).
+ */
+async function claimDiagnosedBatch(tx: Queryable, signalIds: string[], now: Date): Promise<Set<string>> {
+  const result = await tx.execute<{ id: string }>(sql`
+    UPDATE ${signals} SET diagnosed_at = ${now.toISOString()}::timestamptz, claimed_by = NULL, claimed_until = NULL, last_error = NULL
+    WHERE id = ANY(ARRAY(SELECT id FROM ${signals} WHERE id = ANY(${arrayLiteral(signalIds)}::uuid[]) ORDER BY id FOR UPDATE))
+      AND coalesce(diagnosed_at, 'infinity') = 'infinity'
+    RETURNING id`);
+  return new Set(result.rows.map((r) => r.id));
+}
+
+interface LockedHealth {
+  status: string;
+  lastSuccessAt: Date | null;
+  rcaId: string | null;
+  /** Set when a diagnosis of this batch changed the status (the row's `since` is left alone otherwise). */
+  changedAt?: Date;
+  /** Set when a diagnosis of this batch (not a superseded one) became the table's current RCA. */
+  rcaSet?: boolean;
+}
+
+/**
+ * The batch form of {@link lockHealth}: rows are created as `unknown` when first heard of, and
+ * every row is locked, new or not, in one pass in name order — so concurrent batches lock in
+ * the same order and cannot deadlock. `DO UPDATE … WHERE false` locks an existing row without
+ * writing a new version of it; the rows are read afterwards.
+ */
+async function lockHealthRows(tx: Queryable, tables: string[], now: Date): Promise<Map<string, LockedHealth>> {
+  const sorted = [...new Set(tables)].sort();
+  await tx.execute(sql`
+    INSERT INTO ${tableHealth} (table_name, status, since, last_checked_at)
+    SELECT t, 'unknown', ${now.toISOString()}::timestamptz, ${now.toISOString()}::timestamptz
+    FROM unnest(${arrayLiteral(sorted)}::text[]) WITH ORDINALITY AS u(t, n) ORDER BY n
+    ON CONFLICT (table_name) DO UPDATE SET table_name = excluded.table_name WHERE false`);
+  const result = await tx.execute<Record<string, unknown>>(sql`
+    SELECT table_name, status, last_success_at, rca_id FROM ${tableHealth} WHERE table_name = ANY(${arrayLiteral(sorted)}::text[])`);
+  return new Map(result.rows.map((r) => [r.table_name as string, {
+    status: r.status as string,
+    lastSuccessAt: asDate(r.last_success_at),
+    rcaId: (r.rca_id as string | null) ?? null,
+  }]));
+}
+
+/** One failure-type diagnosis to store. */
+export interface DiagnosisWrite {
+  signal: Signal;
+  diagnosis: Diagnosis;
+  resolution: PlannedResolution | null;
+}
+
+/**
  * Writes a failure-type diagnosis in one transaction: the RCA record, the table's health and
  * its health event. A failure older than the table's latest success is recorded, but as
  * already resolved, and leaves the health alone: the table recovered after it.
  */
-export async function recordDiagnosis(db: Db, signal: Signal, diagnosis: Diagnosis, resolution: PlannedResolution | null): Promise<WriteOutcome> {
-  return db.transaction(async (tx) => {
-    if (!(await claimDiagnosed(tx, signal.id))) return { applied: false } as const;
+export async function recordDiagnosis(database: Database, signal: Signal, diagnosis: Diagnosis, resolution: PlannedResolution | null): Promise<WriteOutcome> {
+  const [outcome] = await recordDiagnoses(database, [{ signal, diagnosis, resolution }]);
+  return outcome!;
+}
+
+/**
+ * Writes many failure-type diagnoses in one transaction, with the result of writing them one by
+ * one in this order ({@link recordDiagnosis}): each table's health transitions are worked out
+ * here, in order, on the locked rows; then every RCA record, health row and health event goes
+ * to the database in one statement — six round trips per batch instead of eight per signal.
+ * Returns one outcome per write, in order; a signal already diagnosed elsewhere is not applied.
+ */
+export async function recordDiagnoses(database: Database, writes: DiagnosisWrite[]): Promise<WriteOutcome[]> {
+  if (writes.length === 0) return [];
+  return inTransaction(database.pool, async (tx) => {
     const now = new Date();
-    const health = await lockHealth(tx, signal.table, now);
-    const superseded = health.lastSuccessAt !== null && health.lastSuccessAt >= signal.occurredAt;
-    const rcaId = randomUUID();
-    const job = superseded || !resolution ? null : await scheduleJob(tx, { rcaId, table: signal.table, resolution, now });
-    await tx.insert(rcaRecords).values({
-      id: rcaId,
-      tableName: signal.table,
-      signalId: signal.id,
-      signalIds: [signal.id],
-      incidentId: diagnosis.incidentId,
-      status: superseded ? 'resolved' : job?.scheduled ? 'resolving' : 'open',
-      category: diagnosis.category,
-      summary: diagnosis.summary,
-      confidence: diagnosis.confidence,
-      assigneeTeam: diagnosis.assignee.team,
-      assigneeRole: diagnosis.assignee.role,
-      assigneeReason: diagnosis.assignee.reason,
-      autoResolution: job?.autoResolution ?? null,
-      manualSteps: diagnosis.manualSteps,
-      evidence: diagnosis.evidence,
-      createdAt: now,
-      updatedAt: now,
-      resolvedAt: superseded ? now : null,
-    });
-    const oldStatus = health.status as HealthStatus;
-    if (superseded) {
-      await tx.update(tableHealth).set({ lastCheckedAt: now }).where(eq(tableHealth.tableName, signal.table));
-      return { applied: true, rcaId, oldStatus, newStatus: oldStatus, superseded } as const;
+    const claimed = await claimDiagnosedBatch(tx, writes.map((w) => w.signal.id), now);
+    const outcomes: WriteOutcome[] = writes.map(() => ({ applied: false as const }));
+    // `delete`: a signal listed twice is applied once, at its first place.
+    const applicable = writes.flatMap((write, index) => (claimed.delete(write.signal.id) ? [{ write, index }] : []));
+    if (applicable.length === 0) return outcomes;
+    const health = await lockHealthRows(tx, applicable.map(({ write }) => write.signal.table), now);
+    const rcas: RcaRow[] = [];
+    const events: EventRow[] = [];
+    for (const { write, index } of applicable) {
+      const { signal, diagnosis, resolution } = write;
+      const current = health.get(signal.table)!;
+      const superseded = current.lastSuccessAt !== null && current.lastSuccessAt >= signal.occurredAt;
+      const rcaId = randomUUID();
+      const job = superseded || !resolution ? null : await scheduleJob(tx, { rcaId, table: signal.table, resolution, now });
+      rcas.push(rcaRow(rcaId, signal, diagnosis, { status: superseded ? 'resolved' : job?.scheduled ? 'resolving' : 'open', autoResolution: job?.autoResolution ?? null, now, superseded }));
+      const oldStatus = current.status as HealthStatus;
+      if (superseded) {
+        outcomes[index] = { applied: true, rcaId, oldStatus, newStatus: oldStatus, superseded };
+        continue;
+      }
+      const newStatus = statusAfter(signal);
+      // A table already unhealthy stays unhealthy when a retry (degraded) arrives for it.
+      const effective: HealthStatus = oldStatus === 'unhealthy' && newStatus === 'degraded' ? 'unhealthy' : newStatus;
+      if (current.status !== effective) {
+        events.push({ seq: events.length, table_name: signal.table, old_status: current.status, new_status: effective, rca_id: rcaId, signal_id: signal.id, reason: `${diagnosis.category}: ${diagnosis.summary}`, at: now.toISOString() });
+        current.changedAt = now;
+      }
+      current.status = effective;
+      current.rcaId = rcaId;
+      current.rcaSet = true;
+      outcomes[index] = { applied: true, rcaId, oldStatus, newStatus: effective, superseded };
     }
-    const newStatus = statusAfter(signal);
-    // A table already unhealthy stays unhealthy when a retry (degraded) arrives for it.
-    const effective: HealthStatus = oldStatus === 'unhealthy' && newStatus === 'degraded' ? 'unhealthy' : newStatus;
-    await setHealth(tx, signal.table, health, { status: effective, rcaId, signalId: signal.id, reason: `${diagnosis.category}: ${diagnosis.summary}` }, now);
-    return { applied: true, rcaId, oldStatus, newStatus: effective, superseded } as const;
+    // Every locked row was checked now; one that only superseded failures touched keeps its status, since and RCA.
+    const healthRows = [...health].map(([table, h]) => ({ table_name: table, status: h.status, since: h.changedAt?.toISOString() ?? null, set_rca: h.rcaSet ?? false, rca_id: h.rcaId }));
+    await writeDiagnosisRows(tx, { rcas, health: healthRows, events, now });
+    return outcomes;
   });
+}
+
+type RcaRow = ReturnType<typeof rcaRow>;
+interface EventRow { seq: number; table_name: string; old_status: string; new_status: string; rca_id: string; signal_id: string; reason: string; at: string }
+
+/** An rca_records row in column names, as `jsonb_to_recordset` reads it. */
+function rcaRow(id: string, signal: Signal, diagnosis: Diagnosis, state: { status: string; autoResolution: unknown; now: Date; superseded: boolean }) {
+  return {
+    id,
+    table_name: signal.table,
+    signal_id: signal.id,
+    signal_ids: [signal.id],
+    incident_id: diagnosis.incidentId,
+    status: state.status,
+    category: diagnosis.category,
+    summary: diagnosis.summary,
+    confidence: diagnosis.confidence,
+    assignee_team: diagnosis.assignee.team,
+    assignee_role: diagnosis.assignee.role,
+    assignee_reason: diagnosis.assignee.reason,
+    auto_resolution: state.autoResolution,
+    manual_steps: diagnosis.manualSteps,
+    evidence: diagnosis.evidence,
+    created_at: state.now.toISOString(),
+    resolved_at: state.superseded ? state.now.toISOString() : null,
+  };
+}
+
+/**
+ * The RCA records, the health rows' new state and the health events of a batch, in one
+ * statement (data-modifying CTEs). Each kind of row travels as one JSON document, so the
+ * statement has three row parameters however large the batch. Health events are inserted in
+ * `seq` order: their ids order a table's history and the webhook feed.
+ */
+async function writeDiagnosisRows(tx: Queryable, rows: { rcas: RcaRow[]; health: Array<Record<string, unknown>>; events: EventRow[]; now: Date }): Promise<void> {
+  await tx.execute(sql`
+    WITH new_rcas AS (
+      INSERT INTO ${rcaRecords} (id, table_name, signal_id, signal_ids, incident_id, status, category, summary, confidence,
+        assignee_team, assignee_role, assignee_reason, auto_resolution, manual_steps, evidence, created_at, updated_at, resolved_at)
+      SELECT id, table_name, signal_id, signal_ids, incident_id, status, category, summary, confidence,
+        assignee_team, assignee_role, assignee_reason, auto_resolution, manual_steps, evidence, created_at, created_at, resolved_at
+      FROM jsonb_to_recordset(${JSON.stringify(rows.rcas)}::jsonb) AS r(id uuid, table_name text, signal_id uuid, signal_ids uuid[],
+        incident_id text, status text, category text, summary text, confidence real, assignee_team text, assignee_role text,
+        assignee_reason text, auto_resolution jsonb, manual_steps text, evidence jsonb, created_at timestamptz, resolved_at timestamptz)
+      RETURNING 1
+    ), new_events AS (
+      INSERT INTO ${healthEvents} (table_name, old_status, new_status, rca_id, signal_id, reason, at)
+      SELECT table_name, old_status, new_status, rca_id, signal_id, reason, at
+      FROM jsonb_to_recordset(${JSON.stringify(rows.events)}::jsonb) AS e(seq int, table_name text, old_status text, new_status text,
+        rca_id uuid, signal_id uuid, reason text, at timestamptz)
+      ORDER BY seq
+      RETURNING 1
+    )
+    UPDATE ${tableHealth} AS h SET status = x.status, since = coalesce(x.since, h.since),
+      rca_id = CASE WHEN x.set_rca THEN x.rca_id ELSE h.rca_id END, last_checked_at = ${rows.now.toISOString()}::timestamptz
+    FROM jsonb_to_recordset(${JSON.stringify(rows.health)}::jsonb) AS x(table_name text, status text, since timestamptz, set_rca boolean, rca_id uuid)
+    WHERE h.table_name = x.table_name`);
+}
+
+/** A PostgreSQL array literal as one bind parameter; elements are quoted, so any text is safe. */
+function arrayLiteral(values: string[]): string {
+  return `{${values.map((v) => `"${v.replace(/[\\"]/g, (c) => `\\${c}`)}"`).join(',')}}`;
+}
+
+/** Raw rows carry timestamps as text (drizzle switches node-postgres' date parsing off). */
+function asDate(value: unknown): Date | null {
+  if (value === null || value === undefined) return null;
+  return value instanceof Date ? value : new Date(String(value));
 }
 
 /**
@@ -100,7 +241,7 @@ export async function recordDiagnosis(db: Db, signal: Signal, diagnosis: Diagnos
  * re-trigger the same Airflow run is already active (never two re-triggers of one run in
  * flight); then the RCA points at the RCA whose job covers it.
  */
-async function scheduleJob(tx: Tx, input: { rcaId: string; table: string; resolution: PlannedResolution; now: Date }) {
+async function scheduleJob(tx: Queryable, input: { rcaId: string; table: string; resolution: PlannedResolution; now: Date }) {
   const { resolution, now } = input;
   const { dag_id: dagId, run_id: runId } = resolution.plan.params as { dag_id?: string; run_id?: string };
   if (dagId && runId) {
@@ -136,8 +277,8 @@ export function statusAfter(signal: Signal): HealthStatus {
  * A success resolves every open RCA of the table that it post-dates, and makes the table
  * healthy when nothing is left open.
  */
-export async function applySuccess(db: Db, signal: Signal): Promise<WriteOutcome> {
-  return db.transaction(async (tx) => {
+export async function applySuccess(database: Database, signal: Signal): Promise<WriteOutcome> {
+  return inTransaction(database.pool, async (tx) => {
     if (!(await claimDiagnosed(tx, signal.id))) return { applied: false } as const;
     const now = new Date();
     const health = await lockHealth(tx, signal.table, now);

@@ -7,7 +7,7 @@ import { isDatabaseUnavailable } from '../api/errors.ts';
 import { normaliseError } from '../errors.ts';
 import { parseEventBytes, type EventKind } from './kafkaEvents.ts';
 import { insertDeadLetter } from './deadLetters.ts';
-import { storeSignals, type NewSignal } from './signalStore.ts';
+import { storeSignals, type NewSignal, type SignalIntake } from './signalStore.ts';
 
 export interface KafkaConsumerDeps {
   config: KafkaConfig;
@@ -15,7 +15,10 @@ export interface KafkaConsumerDeps {
   log: Logger;
   metrics: Metrics;
   onSignalStored: () => void;
+  /** The diagnosis worker of this process, to take freshly stored signals it has room for without claiming them back. */
+  intake?: SignalIntake;
 }
+
 
 /** Topic → the signal kind its events become. */
 export function topicKinds(config: Pick<KafkaConfig, 'slaMissTopic' | 'dqFailureTopic'>): Map<string, EventKind> {
@@ -128,16 +131,23 @@ export class KafkaSignalConsumer {
     if (clean && batch.messages.length > 1) {
       const signals = parsed.map((p) => (p.result as { ok: true; signal: NewSignal }).signal);
       for (let attempt = 1; isRunning() && !isStale(); attempt++) {
+        let claim = this.deps.intake?.reserve(signals.length) ?? null;
         try {
-          const stored = await storeSignals(database.db, signals);
+          const stored = await storeSignals(database.db, signals, claim ?? undefined);
+          this.deps.intake?.adopt(claim, stored.claimed);
+          claim = null;
           metrics.signalsReceived.inc({ kind, source: 'kafka' }, stored.inserted);
           if (stored.inserted < signals.length) metrics.signalsDuplicate.inc({ source: 'kafka' }, signals.length - stored.inserted);
           log.info({ topic: batch.topic, partition: batch.partition, first_offset: batch.firstOffset(), last_offset: batch.lastOffset(), stored: stored.inserted, duplicates: signals.length - stored.inserted }, 'Kafka batch stored');
-          if (stored.inserted > 0) this.deps.onSignalStored();
+          if (stored.inserted > stored.claimed.length) this.deps.onSignalStored();
           resolveOffset(batch.lastOffset());
           await heartbeat();
           return;
         } catch (thrown) {
+          // The failed chunk stored nothing; rows of chunks stored before it are claimed to this process
+          // but not adopted: its next claim takes them back (its own claims it is not working on).
+          this.deps.intake?.adopt(claim, []);
+          claim = null;
           if (this.stopping) throw normaliseError(thrown, `Kafka ${batch.topic}/${batch.partition}`);
           if (!isDatabaseUnavailable(thrown)) break; // one of the rows is the problem: find it below
           const delay = Math.min(5000, 200 * 2 ** Math.min(attempt, 5));

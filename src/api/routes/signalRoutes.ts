@@ -17,7 +17,12 @@ export const signalRoutes = (deps: ApiDeps): FastifyPluginAsync => async (fastif
 
   /** Stores the batch, then answers 202 for new signals or 200 duplicate for a repeat. */
   async function accept(request: FastifyRequest, reply: FastifyReply, source: string, batch: NewSignal[], context: Record<string, unknown>) {
-    const stored = await storeSignals(deps.database.db, batch);
+    const claim = deps.intake?.reserve(batch.length) ?? null;
+    const stored = await storeSignals(deps.database.db, batch, claim ?? undefined).catch((error: unknown) => {
+      deps.intake?.adopt(claim, []);
+      throw error;
+    });
+    deps.intake?.adopt(claim, stored.claimed);
     if (stored.duplicate) {
       deps.metrics.signalsDuplicate.inc({ source });
       request.log.info({ signal_ids: stored.ids, ...context }, 'duplicate signal; nothing changed');
@@ -25,7 +30,7 @@ export const signalRoutes = (deps: ApiDeps): FastifyPluginAsync => async (fastif
     }
     deps.metrics.signalsReceived.inc({ kind: batch[0]!.kind, source }, stored.inserted);
     request.log.info({ signal_ids: stored.ids, kind: batch[0]!.kind, tables: batch.map((s) => s.table), ...context }, 'signal accepted');
-    deps.onSignalStored();
+    if (stored.inserted > stored.claimed.length) deps.onSignalStored();
     return reply.code(202).send({ signal_id: stored.ids[0]!, signal_ids: stored.ids, duplicate: false });
   }
 
