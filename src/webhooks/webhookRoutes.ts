@@ -4,7 +4,7 @@ import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import { ApiError } from '../api/errors.ts';
 import { CursorQuery, DateTimeString, ErrorSchema, errorResponses, HealthStatusSchema, LimitQuery, listOf, Nullable } from '../api/schemas.ts';
 import type { ApiDeps } from '../api/server.ts';
-import { parseCursor } from '../api/routes/tableRoutes.ts';
+import { parseCursor } from '../api/cursor.ts';
 import { WEBHOOK_FORMATS } from './formats.ts';
 import {
   createSubscription, deleteSubscription, enqueueTestDelivery, getSubscription, listDeliveries, listSubscriptions, resumeSubscription,
@@ -99,6 +99,8 @@ export const webhookRoutes = (deps: ApiDeps & { webhooks?: WebhookApiSettings })
       throw new ApiError(400, 'invalid_request', 'body.url is not a valid URL', 'body.url');
     }
     if (parsed.protocol !== 'http:' && parsed.protocol !== 'https:') throw new ApiError(400, 'invalid_request', 'body.url must be an http or https URL', 'body.url');
+    // fetch refuses such a URL, so every delivery would fail, and each failure would log the password in it.
+    if (parsed.username || parsed.password) throw new ApiError(400, 'invalid_request', 'body.url must not carry credentials (user:password@); receivers authenticate Medic by X-Medic-Signature', 'body.url');
     if (filter?.min_tier !== undefined && filter.max_tier !== undefined && filter.min_tier > filter.max_tier) {
       throw new ApiError(400, 'invalid_request', 'body.filter.min_tier must not be above max_tier', 'body.filter.min_tier');
     }
@@ -119,7 +121,7 @@ export const webhookRoutes = (deps: ApiDeps & { webhooks?: WebhookApiSettings })
     },
   }, async (request) => {
     const { cursor, limit, ...filters } = request.query;
-    return listSubscriptions(db, filters, limit ?? 100, parseCursor(cursor));
+    return listSubscriptions(db, filters, limit ?? 100, parseCursor(cursor, 'uuid'));
   });
 
   app.get('/v1/subscriptions/:id', {
@@ -170,9 +172,7 @@ export const webhookRoutes = (deps: ApiDeps & { webhooks?: WebhookApiSettings })
   }, async (request) => {
     if (!(await getSubscription(db, request.params.id))) throw new ApiError(404, 'not_found', `no webhook subscription ${request.params.id}`);
     const { cursor, limit, ...filters } = request.query;
-    const position = parseCursor(cursor);
-    if (position && !/^\d{1,15}$/.test(position.id)) throw new ApiError(400, 'invalid_request', 'querystring.cursor is not a cursor this API returned', 'querystring.cursor');
-    return listDeliveries(db, request.params.id, filters, limit ?? 100, position);
+    return listDeliveries(db, request.params.id, filters, limit ?? 100, parseCursor(cursor, 'integer'));
   });
 
   app.post('/v1/subscriptions/:id/test', {

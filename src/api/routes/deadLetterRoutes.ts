@@ -5,7 +5,7 @@ import { listDeadLetters, replayDeadLetter } from '../../signals/deadLetters.ts'
 import { ApiError } from '../errors.ts';
 import { CursorQuery, errorResponses, LimitQuery, listOf, Nullable } from '../schemas.ts';
 import type { ApiDeps } from '../server.ts';
-import { parseCursor } from './tableRoutes.ts';
+import { parseCursor } from '../cursor.ts';
 
 const DeadLetterSchema = Type.Object({
   id: Type.String({ format: 'uuid' }), topic: Type.String(), partition: Type.Integer(), offset: Type.String(), reason: Type.String(),
@@ -28,7 +28,7 @@ export const deadLetterRoutes = (deps: ApiDeps): FastifyPluginAsync => async (fa
     },
   }, async (request) => {
     const { cursor, limit, ...filters } = request.query;
-    return listDeadLetters(db, filters, limit ?? 100, parseCursor(cursor));
+    return listDeadLetters(db, filters, limit ?? 100, parseCursor(cursor, 'uuid'));
   });
 
   app.post('/v1/dead-letters/:id/replay', {

@@ -5,7 +5,7 @@ import { getIncident, listIncidents } from '../../db/incidentQueries.ts';
 import { ApiError } from '../errors.ts';
 import { AssigneeSchema, CategorySchema, CursorQuery, errorResponses, LimitQuery, listOf } from '../schemas.ts';
 import type { ApiDeps } from '../server.ts';
-import { parseCursor } from './tableRoutes.ts';
+import { parseCursor } from '../cursor.ts';
 
 const IncidentSchema = Type.Object({
   id: Type.String({ description: 'category:resource, e.g. source_unavailable:orders-db' }),

@@ -7,7 +7,7 @@ import { ACTIONS, performAction } from '../../resolvers/engine/rcaActions.ts';
 import { ApiError } from '../errors.ts';
 import { CategorySchema, CursorQuery, ErrorSchema, errorResponses, LimitQuery, listOf, RcaDetailSchema, RcaSchema, RcaStatusSchema } from '../schemas.ts';
 import type { ApiDeps } from '../server.ts';
-import { parseCursor } from './tableRoutes.ts';
+import { parseCursor } from '../cursor.ts';
 
 const ActionResult = Type.Object({ rca_id: Type.String({ format: 'uuid' }), action: Type.String(), changed: Type.Boolean(), status: Type.String(), message: Type.String() });
 
@@ -29,7 +29,7 @@ export const rcaRoutes = (deps: ApiDeps): FastifyPluginAsync => async (fastify) 
     },
   }, async (request) => {
     const { cursor, limit, since, ...filters } = request.query;
-    return listRca(db, { ...filters, since: since ? new Date(since) : undefined }, limit ?? 100, parseCursor(cursor), request.identity?.role === 'admin');
+    return listRca(db, { ...filters, since: since ? new Date(since) : undefined }, limit ?? 100, parseCursor(cursor, 'uuid'), request.identity?.role === 'admin');
   });
 
   app.post('/v1/rca/:id/actions/:action', {

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ADMIN_TOKEN, startTestDaemon, type TestDaemon } from './support/testDaemon.ts';
-import { createToken, revokeToken, roleAllows, ROLES, type Role } from '../src/api/tokens.ts';
+import { ADMIN_TOKEN, startTestDaemon, type TestDaemon } from '../support/testDaemon.ts';
+import { createToken, revokeToken, roleAllows, ROLES, type Role } from '../../src/api/tokens.ts';
 
 /**
  * Route × role matrix over EVERY route the daemon documents in its own /openapi.json, so a
