@@ -8,6 +8,7 @@ import type { Database } from '../db/client.ts';
 import type { Metrics } from '../metrics.ts';
 import { ApiError, errorHandler } from './errors.ts';
 import { restrictDateTimeFormat } from './dateTimeFormat.ts';
+import { MAX_YAML_NESTING, yamlNestingBound } from './yamlNesting.ts';
 import { createRateLimiter } from './rateLimit.ts';
 import { lazyChildLogger } from './lazyRequestLogger.ts';
 import { roleAllows, type Role, type TokenIdentity, type TokenVerifier } from './tokens.ts';
@@ -86,6 +87,11 @@ export async function buildServer(deps: ApiDeps): Promise<App> {
   app.decorateRequest('identity', null);
   // The catalog is usually kept as YAML; accept it as it is (the schema check that follows is the same).
   app.addContentTypeParser(['application/yaml', 'application/x-yaml', 'text/yaml'], { parseAs: 'string' }, (_request, text, done) => {
+    const nesting = yamlNestingBound(text as string);
+    if (nesting > MAX_YAML_NESTING) {
+      done(new ApiError(400, 'malformed_yaml', `body nests about ${nesting} levels deep; at most ${MAX_YAML_NESTING} are accepted`), undefined);
+      return;
+    }
     try {
       done(null, YAML.parse(text as string) ?? {});
     } catch (error) {
