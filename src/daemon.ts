@@ -1,6 +1,5 @@
 import type { Logger } from 'pino';
 import { DEFAULT_TOPICS, envName, type Config } from './config.ts';
-import { postgresSignalHistory } from './db/signalHistory.ts';
 import { batchedSignalHistory } from './db/batchedSignalHistory.ts';
 import { createLookupCache } from './clients/lookupCache.ts';
 import { createAirflowClients } from './clients/airflowClient.ts';
@@ -75,7 +74,9 @@ export async function startDaemon(config: Config, log: Logger): Promise<RunningD
     process.stdout.write(`\nGenerated an admin token (kept in ${admin.file}, mode 0600):\n\n    ${admin.token}\n\nUse it as: Authorization: Bearer <token>\n\n`);
   }
 
-  const history = postgresSignalHistory(database.db);
+  // One history for diagnosis and resolvers: the reads made in one turn of the event loop go
+  // to the database as one statement.
+  const history = batchedSignalHistory(database.db);
   const airflow = createAirflowClients(config, log);
   const sourceDsn = (name: string) => config.sourceDsns.get(envName(name)) ?? null;
   const worker = new DiagnosisWorker({
@@ -88,8 +89,7 @@ export async function startDaemon(config: Config, log: Logger): Promise<RunningD
     platformTeam: config.platformTeam,
     resolverSettings: resolverSettings(config),
     shared: {
-      // Concurrent diagnoses read history in one statement per turn of the event loop.
-      history: batchedSignalHistory(database.db),
+      history,
       cache: createLookupCache(),
       airflow,
       sourceDsn,

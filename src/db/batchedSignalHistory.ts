@@ -8,10 +8,9 @@ import { createTickBatcher } from '../diagnosers/tickBatcher.ts';
 interface ForTableQuestion { table: string; since: Date; until?: Date; kinds?: SignalKind[]; limit?: number }
 
 /**
- * SignalHistory over PostgreSQL for the diagnosis worker: the same answers as
- * `postgresSignalHistory`, but the reads that concurrent diagnoses make within one turn of the
- * event loop go to the database as one statement (one LATERAL sub-select per question), not
- * one round trip each. A batch of SLA misses asks for its tables' earlier runs at once.
+ * SignalHistory over PostgreSQL, for analysers and resolvers: the reads that concurrent
+ * diagnoses make within one turn of the event loop go to the database as one statement (one
+ * LATERAL sub-select per question), not one round trip each; a lone read is a batch of one. A batch of SLA misses asks for its tables' earlier runs at once.
  */
 export function batchedSignalHistory(db: Db): SignalHistory {
   const forTable = createTickBatcher<ForTableQuestion, HistoricSignal[]>((questions) => readHistories(db, questions));

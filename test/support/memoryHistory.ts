@@ -2,7 +2,8 @@ import type { HistoricSignal, SignalHistory, TableHealthSnapshot } from '../../s
 
 /**
  * SignalHistory over arrays, for table-driven analyser tests with no I/O. It implements the
- * same contract as the PostgreSQL one (test/signalHistory.test.ts checks that one on real rows).
+ * same contract as the PostgreSQL one (src/db/batchedSignalHistory.ts, which the daemon tests —
+ * slaDqDiagnosis, surgeIncident, resolution — run on real rows).
  */
 export function memoryHistory(signals: HistoricSignal[] = [], health: TableHealthSnapshot[] = []): SignalHistory {
   return {
