@@ -3,17 +3,16 @@ import fs from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import pg from 'pg';
-import { spawn } from 'node:child_process';
-import { freePort, type DaemonProcess } from '../../test/support/daemonProcess.ts';
+import { spawnDaemon, type DaemonProcess } from '../../test/support/daemonProcess.ts';
 import { hashToken } from '../../src/api/tokens.ts';
-import { log, REPO_DIR, stopChild, trackChild, type BenchContext } from './common.ts';
+import { log, stopChild, trackChild, type BenchContext } from './common.ts';
 
 export const ADMIN_TOKEN = 'bench-admin-token-0123456789';
 /** What Airflow callbacks and dashboards use in production: role-scoped tokens, not the admin one. */
 export const INGEST_TOKEN = 'medic_bench-ingest-token-0123456789';
 export const READER_TOKEN = 'medic_bench-reader-token-0123456789';
 
-export interface BenchDaemon extends DaemonProcess {
+export interface BenchDaemon extends Omit<DaemonProcess, 'stop'> {
   pid: number;
   databaseUrl: string;
   call(method: string, url: string, body?: unknown, token?: string): Promise<{ status: number; body: any }>;
@@ -37,13 +36,15 @@ export async function startBenchDaemon(ctx: BenchContext, databaseUrl: string, e
     await client.end();
   }
   const home = await fs.mkdtemp(path.join(os.tmpdir(), 'medic-bench-home-'));
-  let daemon: Awaited<ReturnType<typeof spawnMedic>>;
+  let daemon: Awaited<ReturnType<typeof spawnDaemon>>;
   try {
-    daemon = await spawnMedic({
+    daemon = await spawnDaemon({
       DATABASE_URL: databaseUrl, MEDIC_HOME: home, MEDIC_ADMIN_TOKEN: ADMIN_TOKEN, LOG_LEVEL: 'warn',
       MEDIC_SLA_MONITOR: 'off', MEDIC_RECONCILER: 'off', MEDIC_RATE_LIMIT_PER_MIN: '10000000',
       ...env, ...ctx.daemonEnv,
-    }, ctx.daemonExecArgv);
+      // Only the tail of the output: a long run at warn level must not grow the harness's memory.
+    }, { execArgv: ctx.daemonExecArgv, outputLimit: 64_000 });
+    trackChild(daemon.child);
   } catch (error) {
     await fs.rm(home, { recursive: true, force: true });
     throw error;
@@ -78,39 +79,4 @@ export async function startBenchDaemon(ctx: BenchContext, databaseUrl: string, e
       await stop();
     },
   };
-}
-
-/**
- * `node [execArgv] bin/medic.js serve`, as test/support/daemonProcess.ts's spawnDaemon does it,
- * plus Node flags (e.g. --cpu-prof, which NODE_OPTIONS does not allow); waits until /readyz says ready.
- */
-async function spawnMedic(env: Record<string, string>, execArgv: string[], readyTimeoutMs = 60_000): Promise<DaemonProcess & { readyMs: number }> {
-  const port = await freePort();
-  const started = Date.now();
-  const child = spawn(process.execPath, [...execArgv, path.join(REPO_DIR, 'bin/medic.js'), 'serve'], {
-    env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '/tmp', ...env, PORT: String(port) },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  trackChild(child);
-  // Keep only the tail of the output: a long run at warn level must not grow the harness's memory.
-  let output = '';
-  const keep = (chunk: Buffer) => { output = (output + chunk.toString()).slice(-64_000); };
-  child.stdout!.on('data', keep);
-  child.stderr!.on('data', keep);
-  const exited = new Promise<number | string>((resolve) => child.on('exit', (code, signal) => resolve(code ?? signal ?? -1)));
-  let done = false;
-  void exited.then(() => { done = true; });
-  const url = `http://127.0.0.1:${port}`;
-  for (;;) {
-    if (done) throw new Error(`medic serve exited before it was ready:\n${output}`);
-    if (Date.now() - started > readyTimeoutMs) {
-      child.kill('SIGKILL');
-      throw new Error(`medic serve was not ready after ${readyTimeoutMs} ms:\n${output}`);
-    }
-    try {
-      if ((await fetch(`${url}/readyz`)).status === 200) break;
-    } catch { /* not listening yet */ }
-    await new Promise((r) => setTimeout(r, 50));
-  }
-  return { child, url, output: () => output, exited, readyMs: Date.now() - started };
 }

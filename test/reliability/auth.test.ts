@@ -100,10 +100,7 @@ beforeAll(async () => {
 }, 120_000);
 
 afterAll(async () => {
-  if (daemon && daemon.child.exitCode === null) {
-    daemon.child.kill('SIGTERM');
-    await daemon.exited;
-  }
+  await daemon?.stop();
   await receiver?.close();
   await airflow?.close();
   await database?.drop();

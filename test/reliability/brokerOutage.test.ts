@@ -56,10 +56,7 @@ beforeAll(async () => {
 afterAll(async () => {
   await producer?.disconnect().catch(() => undefined);
   await admin?.disconnect().catch(() => undefined);
-  if (daemon && daemon.child.exitCode === null) {
-    daemon.child.kill('SIGTERM');
-    await daemon.exited;
-  }
+  await daemon?.stop();
   await broker?.stop();
   await client?.end().catch(() => undefined);
   await database?.drop();

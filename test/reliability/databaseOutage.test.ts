@@ -59,10 +59,7 @@ beforeAll(async () => {
 afterAll(async () => {
   await client?.end().catch(() => undefined);
   await producer?.disconnect().catch(() => undefined);
-  if (daemon && daemon.child.exitCode === null) {
-    daemon.child.kill('SIGTERM');
-    await daemon.exited;
-  }
+  await daemon?.stop();
   await broker?.stop();
   await postgres?.remove();
   if (home) await fs.rm(home, { recursive: true, force: true });

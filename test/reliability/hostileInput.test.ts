@@ -130,10 +130,7 @@ beforeAll(async () => {
 }, 120_000);
 
 afterAll(async () => {
-  if (daemon && daemon.child.exitCode === null) {
-    daemon.child.kill('SIGTERM');
-    await daemon.exited;
-  }
+  await daemon?.stop();
   await database?.drop();
   if (home) await fs.rm(home, { recursive: true, force: true });
 });
